@@ -178,7 +178,7 @@ pub struct LoginCompletion {
 }
 
 /// A post-login action as deployed: its code and its secrets.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct Action {
     pub id: String,
     pub name: String,
@@ -187,8 +187,21 @@ pub struct Action {
     pub code: String,
     /// Execution order among the trigger's bound actions, lowest first.
     pub position: i64,
-    #[serde(skip_serializing)]
+    /// Secret values by name, skipped when the action is serialized or debug-printed.
+    #[serde(default, skip_serializing)]
     pub secrets: std::collections::BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Action")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("trigger", &self.trigger)
+            .field("position", &self.position)
+            .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
 }
 
 /// How the authorization response reaches the client.

@@ -1,0 +1,191 @@
+//! Users and their identities.
+//!
+// TODO-security: upstream tokens are stored in plain text; they are to be encrypted at rest
+// with AES-256-GCM under a key ring, with the key id kept beside each ciphertext.
+
+use authbridge_core::metadata::merge_top_level;
+use authbridge_core::model::{
+    FederatedLogin, Identity, LoginCompletion, UpstreamTokens, User,
+};
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+use sqlx::Row as _;
+use sqlx::sqlite::{SqlitePool, SqliteRow};
+
+use super::{decode, encode, from_millis, millis};
+use crate::{StoreError, StoreResult};
+
+pub(super) async fn load_user(pool: &SqlitePool, user_id: &str) -> StoreResult<Option<User>> {
+    let mut connection = pool.acquire().await?;
+    load_user_on(&mut connection, user_id).await
+}
+
+async fn load_user_on(
+    connection: &mut sqlx::SqliteConnection,
+    user_id: &str,
+) -> StoreResult<Option<User>> {
+    let Some(row) = sqlx::query("SELECT * FROM users WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_optional(&mut *connection)
+        .await?
+    else {
+        return Ok(None);
+    };
+
+    let identities = sqlx::query(
+        "SELECT * FROM identities WHERE user_id = $1 ORDER BY rowid",
+    )
+    .bind(user_id)
+    .fetch_all(&mut *connection)
+    .await?
+    .iter()
+    .map(identity_from_row)
+    .collect::<Result<Vec<_>, _>>()?;
+
+    Ok(Some(user_from_row(&row, identities)?))
+}
+
+fn user_from_row(row: &SqliteRow, identities: Vec<Identity>) -> StoreResult<User> {
+    let user_id: String = row.try_get("user_id")?;
+    let app_metadata: Map<String, Value> =
+        decode("app_metadata of user", &user_id, row.try_get("app_metadata")?)?;
+    let user_metadata: Map<String, Value> =
+        decode("user_metadata of user", &user_id, row.try_get("user_metadata")?)?;
+    Ok(User {
+        email: row.try_get("email")?,
+        email_verified: row.try_get("email_verified")?,
+        name: row.try_get("name")?,
+        given_name: row.try_get("given_name")?,
+        family_name: row.try_get("family_name")?,
+        nickname: row.try_get("nickname")?,
+        picture: row.try_get("picture")?,
+        identities,
+        app_metadata,
+        user_metadata,
+        created_at: from_millis(row.try_get("created_at")?),
+        updated_at: from_millis(row.try_get("updated_at")?),
+        last_login: row.try_get::<Option<i64>, _>("last_login")?.map(from_millis),
+        logins_count: row.try_get("logins_count")?,
+        blocked: row.try_get("blocked")?,
+        user_id,
+    })
+}
+
+fn identity_from_row(row: &SqliteRow) -> StoreResult<Identity> {
+    Ok(Identity {
+        provider: row.try_get("provider")?,
+        connection: row.try_get("connection")?,
+        user_id: row.try_get("identity_user_id")?,
+        is_social: row.try_get("is_social")?,
+        tokens: UpstreamTokens {
+            access_token: row.try_get("access_token")?,
+            refresh_token: row.try_get("refresh_token")?,
+            expires_at: row.try_get::<Option<i64>, _>("expires_at")?.map(from_millis),
+        },
+    })
+}
+
+pub(super) async fn record_federated_login(
+    pool: &SqlitePool,
+    login: &FederatedLogin,
+    at: DateTime<Utc>,
+) -> StoreResult<User> {
+    let user_id = login.user_id();
+    let profile = &login.profile;
+    let mut transaction = pool.begin().await?;
+
+    sqlx::query(
+        "INSERT INTO users (user_id, email, email_verified, name, given_name, family_name, \
+         nickname, picture, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) \
+         ON CONFLICT (user_id) DO UPDATE SET email = excluded.email, \
+         email_verified = excluded.email_verified, name = excluded.name, \
+         given_name = excluded.given_name, family_name = excluded.family_name, \
+         nickname = excluded.nickname, picture = excluded.picture, updated_at = excluded.updated_at",
+    )
+    .bind(&user_id)
+    .bind(&profile.email)
+    .bind(profile.email_verified)
+    .bind(&profile.name)
+    .bind(&profile.given_name)
+    .bind(&profile.family_name)
+    .bind(&profile.nickname)
+    .bind(&profile.picture)
+    .bind(millis(at))
+    .execute(&mut *transaction)
+    .await?;
+
+    sqlx::query(
+        "INSERT INTO identities (user_id, connection, provider, identity_user_id, is_social, \
+         access_token, refresh_token, expires_at) VALUES ($1, $2, 'oidc', $3, 0, $4, $5, $6) \
+         ON CONFLICT (user_id, connection) DO UPDATE SET access_token = excluded.access_token, \
+         refresh_token = COALESCE(excluded.refresh_token, identities.refresh_token), \
+         expires_at = excluded.expires_at",
+    )
+    .bind(&user_id)
+    .bind(&login.connection)
+    .bind(login.identity_user_id())
+    .bind(&login.tokens.access_token)
+    .bind(&login.tokens.refresh_token)
+    .bind(login.tokens.expires_at.map(millis))
+    .execute(&mut *transaction)
+    .await?;
+
+    let user = load_user_on(&mut transaction, &user_id)
+        .await?
+        .ok_or_else(|| StoreError::UserNotFound(user_id.clone()))?;
+    transaction.commit().await?;
+    Ok(user)
+}
+
+pub(super) async fn complete_login(
+    pool: &SqlitePool,
+    user_id: &str,
+    completion: &LoginCompletion,
+) -> StoreResult<User> {
+    let mut transaction = pool.begin().await?;
+
+    // Writing first takes SQLite's write lock before the read, so a concurrent completion for
+    // the same user waits instead of failing to upgrade its read lock.
+    let touched = sqlx::query("UPDATE users SET user_id = user_id WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *transaction)
+        .await?;
+    if touched.rows_affected() == 0 {
+        return Err(StoreError::UserNotFound(user_id.to_owned()));
+    }
+
+    let mut user = load_user_on(&mut transaction, user_id)
+        .await?
+        .ok_or_else(|| StoreError::UserNotFound(user_id.to_owned()))?;
+    merge_top_level(&mut user.app_metadata, &completion.app_metadata);
+    merge_top_level(&mut user.user_metadata, &completion.user_metadata);
+    let metadata_changed =
+        !completion.app_metadata.is_empty() || !completion.user_metadata.is_empty();
+
+    if let Some(at) = completion.at {
+        if metadata_changed {
+            user.updated_at = at;
+        }
+        if completion.count_login {
+            user.last_login = Some(at);
+            user.logins_count += 1;
+        }
+    }
+
+    sqlx::query(
+        "UPDATE users SET app_metadata = $2, user_metadata = $3, updated_at = $4, \
+         last_login = $5, logins_count = $6 WHERE user_id = $1",
+    )
+    .bind(user_id)
+    .bind(encode("app_metadata", &user.app_metadata)?)
+    .bind(encode("user_metadata", &user.user_metadata)?)
+    .bind(millis(user.updated_at))
+    .bind(user.last_login.map(millis))
+    .bind(user.logins_count)
+    .execute(&mut *transaction)
+    .await?;
+
+    transaction.commit().await?;
+    Ok(user)
+}
