@@ -27,9 +27,16 @@ pub enum StoreError {
     #[error("applying database migrations failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("stored record {what} {id} is corrupt: {source}")]
-    Corrupt { what: &'static str, id: String, source: serde_json::Error },
+    Corrupt {
+        what: &'static str,
+        id: String,
+        source: serde_json::Error,
+    },
     #[error("encoding record {what} failed: {source}")]
-    Encode { what: &'static str, source: serde_json::Error },
+    Encode {
+        what: &'static str,
+        source: serde_json::Error,
+    },
     #[error("user {0} does not exist")]
     UserNotFound(String),
 }

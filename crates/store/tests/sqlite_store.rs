@@ -30,38 +30,67 @@ fn login(access: &str, refresh: Option<&str>) -> FederatedLogin {
 
 async fn file_store() -> (tempfile::TempDir, SqliteStore) {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("tenant.db")).await.unwrap();
+    let store = SqliteStore::open(&dir.path().join("tenant.db"))
+        .await
+        .unwrap();
     (dir, store)
 }
 
 #[tokio::test]
 async fn federated_login_creates_user_with_enterprise_identity() {
     let (_dir, store) = file_store().await;
-    let user = store.record_federated_login(&login("A1", Some("R1")), Utc::now()).await.unwrap();
+    let user = store
+        .record_federated_login(&login("A1", Some("R1")), Utc::now())
+        .await
+        .unwrap();
 
-    assert_eq!(user.user_id, "oidc|Cencora|4a6f1d2e8b9c4f0a9e3d2c1b0a998877");
+    assert_eq!(
+        user.user_id,
+        "oidc|Cencora|4a6f1d2e8b9c4f0a9e3d2c1b0a998877"
+    );
     assert_eq!(user.identities.len(), 1);
-    assert_eq!(user.identities[0].user_id, "Cencora|4a6f1d2e8b9c4f0a9e3d2c1b0a998877");
+    assert_eq!(
+        user.identities[0].user_id,
+        "Cencora|4a6f1d2e8b9c4f0a9e3d2c1b0a998877"
+    );
     assert_eq!(user.identities[0].provider, "oidc");
     assert!(!user.identities[0].is_social);
-    assert_eq!(user.identities[0].tokens.access_token.as_deref(), Some("A1"));
+    assert_eq!(
+        user.identities[0].tokens.access_token.as_deref(),
+        Some("A1")
+    );
 }
 
 #[tokio::test]
 async fn later_login_without_refresh_token_keeps_the_stored_one() {
     let (_dir, store) = file_store().await;
-    store.record_federated_login(&login("A1", Some("R1")), Utc::now()).await.unwrap();
-    let user = store.record_federated_login(&login("A2", None), Utc::now()).await.unwrap();
+    store
+        .record_federated_login(&login("A1", Some("R1")), Utc::now())
+        .await
+        .unwrap();
+    let user = store
+        .record_federated_login(&login("A2", None), Utc::now())
+        .await
+        .unwrap();
 
     assert_eq!(user.identities.len(), 1);
-    assert_eq!(user.identities[0].tokens.access_token.as_deref(), Some("A2"));
-    assert_eq!(user.identities[0].tokens.refresh_token.as_deref(), Some("R1"));
+    assert_eq!(
+        user.identities[0].tokens.access_token.as_deref(),
+        Some("A2")
+    );
+    assert_eq!(
+        user.identities[0].tokens.refresh_token.as_deref(),
+        Some("R1")
+    );
 }
 
 #[tokio::test]
 async fn completion_merges_metadata_and_counts_login() {
     let (_dir, store) = file_store().await;
-    let user = store.record_federated_login(&login("A1", None), Utc::now()).await.unwrap();
+    let user = store
+        .record_federated_login(&login("A1", None), Utc::now())
+        .await
+        .unwrap();
     let first = LoginCompletion {
         app_metadata: object(json!({"a": 1, "b": {"x": 1}})),
         user_metadata: object(json!({"tz": "UTC"})),
@@ -112,7 +141,9 @@ async fn code_is_taken_only_once() {
 #[tokio::test]
 async fn completion_for_unknown_user_fails_without_writing() {
     let store = SqliteStore::in_memory().await.unwrap();
-    let result = store.complete_login("oidc|x|missing", &LoginCompletion::default()).await;
+    let result = store
+        .complete_login("oidc|x|missing", &LoginCompletion::default())
+        .await;
     assert!(result.is_err());
     assert!(store.user("oidc|x|missing").await.unwrap().is_none());
 }

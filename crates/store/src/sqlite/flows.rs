@@ -17,9 +17,18 @@ pub(super) struct Table {
     key: &'static str,
 }
 
-pub(super) const TRANSACTIONS: Table = Table { name: "login_transactions", key: "state" };
-pub(super) const CODES: Table = Table { name: "authorization_codes", key: "code" };
-pub(super) const GRANTS: Table = Table { name: "userinfo_grants", key: "token_hash" };
+pub(super) const TRANSACTIONS: Table = Table {
+    name: "login_transactions",
+    key: "state",
+};
+pub(super) const CODES: Table = Table {
+    name: "authorization_codes",
+    key: "code",
+};
+pub(super) const GRANTS: Table = Table {
+    name: "userinfo_grants",
+    key: "token_hash",
+};
 
 pub(super) async fn insert_expiring(
     pool: &SqlitePool,
@@ -47,9 +56,14 @@ pub(super) async fn take<T: DeserializeOwned>(
     id: &str,
     what: &'static str,
 ) -> StoreResult<Option<T>> {
-    let statement = format!("DELETE FROM {} WHERE {} = $1 RETURNING body", table.name, table.key);
-    let body: Option<String> =
-        sqlx::query_scalar(sqlx::AssertSqlSafe(statement)).bind(id).fetch_optional(pool).await?;
+    let statement = format!(
+        "DELETE FROM {} WHERE {} = $1 RETURNING body",
+        table.name, table.key
+    );
+    let body: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(statement))
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
     body.map(|body| decode(what, id, &body)).transpose()
 }
 
@@ -60,8 +74,10 @@ pub(super) async fn get<T: DeserializeOwned>(
     what: &'static str,
 ) -> StoreResult<Option<T>> {
     let statement = format!("SELECT body FROM {} WHERE {} = $1", table.name, table.key);
-    let body: Option<String> =
-        sqlx::query_scalar(sqlx::AssertSqlSafe(statement)).bind(id).fetch_optional(pool).await?;
+    let body: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(statement))
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
     body.map(|body| decode(what, id, &body)).transpose()
 }
 
@@ -69,8 +85,10 @@ pub(super) async fn purge_expired(pool: &SqlitePool, now: DateTime<Utc>) -> Stor
     let mut removed = 0;
     for table in [TRANSACTIONS, CODES, GRANTS] {
         let statement = format!("DELETE FROM {} WHERE expires_at < $1", table.name);
-        let result =
-            sqlx::query(sqlx::AssertSqlSafe(statement)).bind(millis(now)).execute(pool).await?;
+        let result = sqlx::query(sqlx::AssertSqlSafe(statement))
+            .bind(millis(now))
+            .execute(pool)
+            .await?;
         removed += result.rows_affected();
     }
     Ok(removed)

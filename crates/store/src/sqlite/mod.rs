@@ -37,7 +37,10 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
         Self::migrated(pool).await
     }
 
@@ -80,8 +83,16 @@ pub(crate) fn encode<T: Serialize>(what: &'static str, value: &T) -> StoreResult
     serde_json::to_string(value).map_err(|source| StoreError::Encode { what, source })
 }
 
-pub(crate) fn decode<T: DeserializeOwned>(what: &'static str, id: &str, body: &str) -> StoreResult<T> {
-    serde_json::from_str(body).map_err(|source| StoreError::Corrupt { what, id: id.to_owned(), source })
+pub(crate) fn decode<T: DeserializeOwned>(
+    what: &'static str,
+    id: &str,
+    body: &str,
+) -> StoreResult<T> {
+    serde_json::from_str(body).map_err(|source| StoreError::Corrupt {
+        what,
+        id: id.to_owned(),
+        source,
+    })
 }
 
 #[async_trait]
@@ -109,7 +120,9 @@ impl Store for SqliteStore {
     async fn insert_signing_keys_if_empty(&self, keys: &[StoredKey]) -> StoreResult<bool> {
         let mut transaction = self.pool.begin().await?;
         // Taking the write lock first keeps two replicas starting together from both inserting.
-        sqlx::query("DELETE FROM signing_keys WHERE 0").execute(&mut *transaction).await?;
+        sqlx::query("DELETE FROM signing_keys WHERE 0")
+            .execute(&mut *transaction)
+            .await?;
         let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM signing_keys")
             .fetch_one(&mut *transaction)
             .await?;
@@ -132,29 +145,45 @@ impl Store for SqliteStore {
     }
 
     async fn upsert_client(&self, client: &Client) -> StoreResult<()> {
-        self.put_body("clients", "client_id", &client.client_id, &encode("client", client)?).await
+        self.put_body(
+            "clients",
+            "client_id",
+            &client.client_id,
+            &encode("client", client)?,
+        )
+        .await
     }
 
     async fn client(&self, client_id: &str) -> StoreResult<Option<Client>> {
-        self.get_body("clients", "client_id", client_id, "client").await
+        self.get_body("clients", "client_id", client_id, "client")
+            .await
     }
 
     async fn upsert_resource_server(&self, api: &ResourceServer) -> StoreResult<()> {
         let body = encode("resource server", api)?;
-        self.put_body("resource_servers", "identifier", &api.identifier, &body).await
+        self.put_body("resource_servers", "identifier", &api.identifier, &body)
+            .await
     }
 
     async fn resource_server(&self, identifier: &str) -> StoreResult<Option<ResourceServer>> {
-        self.get_body("resource_servers", "identifier", identifier, "resource server").await
+        self.get_body(
+            "resource_servers",
+            "identifier",
+            identifier,
+            "resource server",
+        )
+        .await
     }
 
     async fn upsert_connection(&self, connection: &Connection) -> StoreResult<()> {
         let body = encode("connection", connection)?;
-        self.put_body("connections", "name", &connection.name, &body).await
+        self.put_body("connections", "name", &connection.name, &body)
+            .await
     }
 
     async fn connection(&self, name: &str) -> StoreResult<Option<Connection>> {
-        self.get_body("connections", "name", name, "connection").await
+        self.get_body("connections", "name", name, "connection")
+            .await
     }
 
     async fn connections_for_client(&self, client_id: &str) -> StoreResult<Vec<Connection>> {
@@ -165,7 +194,11 @@ impl Store for SqliteStore {
         for row in rows {
             let name: String = row.try_get("name")?;
             let connection: Connection = decode("connection", &name, row.try_get("body")?)?;
-            if connection.enabled_clients.iter().any(|enabled| enabled == client_id) {
+            if connection
+                .enabled_clients
+                .iter()
+                .any(|enabled| enabled == client_id)
+            {
                 connections.push(connection);
             }
         }
@@ -180,23 +213,26 @@ impl Store for SqliteStore {
             .await?;
         for action in actions {
             let body = encode("action", &StoredAction::from(action))?;
-            sqlx::query("INSERT INTO actions (id, trigger_id, position, body) VALUES ($1, $2, $3, $4)")
-                .bind(&action.id)
-                .bind(trigger)
-                .bind(action.position)
-                .bind(body)
-                .execute(&mut *transaction)
-                .await?;
+            sqlx::query(
+                "INSERT INTO actions (id, trigger_id, position, body) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&action.id)
+            .bind(trigger)
+            .bind(action.position)
+            .bind(body)
+            .execute(&mut *transaction)
+            .await?;
         }
         transaction.commit().await?;
         Ok(())
     }
 
     async fn actions(&self, trigger: &str) -> StoreResult<Vec<Action>> {
-        let rows = sqlx::query("SELECT id, body FROM actions WHERE trigger_id = $1 ORDER BY position, id")
-            .bind(trigger)
-            .fetch_all(self.pool())
-            .await?;
+        let rows =
+            sqlx::query("SELECT id, body FROM actions WHERE trigger_id = $1 ORDER BY position, id")
+                .bind(trigger)
+                .fetch_all(self.pool())
+                .await?;
         let mut actions = Vec::new();
         for row in rows {
             let id: String = row.try_get("id")?;
@@ -210,16 +246,31 @@ impl Store for SqliteStore {
         users::load_user(self.pool(), user_id).await
     }
 
-    async fn record_federated_login(&self, login: &FederatedLogin, at: DateTime<Utc>) -> StoreResult<User> {
+    async fn record_federated_login(
+        &self,
+        login: &FederatedLogin,
+        at: DateTime<Utc>,
+    ) -> StoreResult<User> {
         users::record_federated_login(self.pool(), login, at).await
     }
 
-    async fn complete_login(&self, user_id: &str, completion: &LoginCompletion) -> StoreResult<User> {
+    async fn complete_login(
+        &self,
+        user_id: &str,
+        completion: &LoginCompletion,
+    ) -> StoreResult<User> {
         users::complete_login(self.pool(), user_id, completion).await
     }
 
     async fn insert_transaction(&self, transaction: &LoginTransaction) -> StoreResult<()> {
-        flows::insert_expiring(self.pool(), flows::TRANSACTIONS, &transaction.state, &encode("login transaction", transaction)?, transaction.expires_at).await
+        flows::insert_expiring(
+            self.pool(),
+            flows::TRANSACTIONS,
+            &transaction.state,
+            &encode("login transaction", transaction)?,
+            transaction.expires_at,
+        )
+        .await
     }
 
     async fn take_transaction(&self, state: &str) -> StoreResult<Option<LoginTransaction>> {
@@ -227,7 +278,14 @@ impl Store for SqliteStore {
     }
 
     async fn insert_code(&self, code: &AuthorizationCode) -> StoreResult<()> {
-        flows::insert_expiring(self.pool(), flows::CODES, &code.code, &encode("authorization code", code)?, code.expires_at).await
+        flows::insert_expiring(
+            self.pool(),
+            flows::CODES,
+            &code.code,
+            &encode("authorization code", code)?,
+            code.expires_at,
+        )
+        .await
     }
 
     async fn take_code(&self, code: &str) -> StoreResult<Option<AuthorizationCode>> {
@@ -235,7 +293,14 @@ impl Store for SqliteStore {
     }
 
     async fn insert_userinfo_grant(&self, grant: &UserinfoGrant) -> StoreResult<()> {
-        flows::insert_expiring(self.pool(), flows::GRANTS, &grant.token_hash, &encode("userinfo grant", grant)?, grant.expires_at).await
+        flows::insert_expiring(
+            self.pool(),
+            flows::GRANTS,
+            &grant.token_hash,
+            &encode("userinfo grant", grant)?,
+            grant.expires_at,
+        )
+        .await
     }
 
     async fn userinfo_grant(&self, token_hash: &str) -> StoreResult<Option<UserinfoGrant>> {
@@ -286,12 +351,22 @@ impl From<StoredAction> for Action {
 }
 
 impl SqliteStore {
-    async fn put_body(&self, table: &'static str, key: &'static str, id: &str, body: &str) -> StoreResult<()> {
+    async fn put_body(
+        &self,
+        table: &'static str,
+        key: &'static str,
+        id: &str,
+        body: &str,
+    ) -> StoreResult<()> {
         let statement = format!(
             "INSERT INTO {table} ({key}, body) VALUES ($1, $2) \
              ON CONFLICT ({key}) DO UPDATE SET body = excluded.body"
         );
-        sqlx::query(sqlx::AssertSqlSafe(statement)).bind(id).bind(body).execute(self.pool()).await?;
+        sqlx::query(sqlx::AssertSqlSafe(statement))
+            .bind(id)
+            .bind(body)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 

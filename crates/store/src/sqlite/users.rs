@@ -4,9 +4,7 @@
 // with AES-256-GCM under a key ring, with the key id kept beside each ciphertext.
 
 use authbridge_core::metadata::merge_top_level;
-use authbridge_core::model::{
-    FederatedLogin, Identity, LoginCompletion, UpstreamTokens, User,
-};
+use authbridge_core::model::{FederatedLogin, Identity, LoginCompletion, UpstreamTokens, User};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use sqlx::Row as _;
@@ -32,25 +30,29 @@ async fn load_user_on(
         return Ok(None);
     };
 
-    let identities = sqlx::query(
-        "SELECT * FROM identities WHERE user_id = $1 ORDER BY rowid",
-    )
-    .bind(user_id)
-    .fetch_all(&mut *connection)
-    .await?
-    .iter()
-    .map(identity_from_row)
-    .collect::<Result<Vec<_>, _>>()?;
+    let identities = sqlx::query("SELECT * FROM identities WHERE user_id = $1 ORDER BY rowid")
+        .bind(user_id)
+        .fetch_all(&mut *connection)
+        .await?
+        .iter()
+        .map(identity_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
 
     Ok(Some(user_from_row(&row, identities)?))
 }
 
 fn user_from_row(row: &SqliteRow, identities: Vec<Identity>) -> StoreResult<User> {
     let user_id: String = row.try_get("user_id")?;
-    let app_metadata: Map<String, Value> =
-        decode("app_metadata of user", &user_id, row.try_get("app_metadata")?)?;
-    let user_metadata: Map<String, Value> =
-        decode("user_metadata of user", &user_id, row.try_get("user_metadata")?)?;
+    let app_metadata: Map<String, Value> = decode(
+        "app_metadata of user",
+        &user_id,
+        row.try_get("app_metadata")?,
+    )?;
+    let user_metadata: Map<String, Value> = decode(
+        "user_metadata of user",
+        &user_id,
+        row.try_get("user_metadata")?,
+    )?;
     Ok(User {
         email: row.try_get("email")?,
         email_verified: row.try_get("email_verified")?,
@@ -64,7 +66,9 @@ fn user_from_row(row: &SqliteRow, identities: Vec<Identity>) -> StoreResult<User
         user_metadata,
         created_at: from_millis(row.try_get("created_at")?),
         updated_at: from_millis(row.try_get("updated_at")?),
-        last_login: row.try_get::<Option<i64>, _>("last_login")?.map(from_millis),
+        last_login: row
+            .try_get::<Option<i64>, _>("last_login")?
+            .map(from_millis),
         logins_count: row.try_get("logins_count")?,
         blocked: row.try_get("blocked")?,
         user_id,
@@ -80,7 +84,9 @@ fn identity_from_row(row: &SqliteRow) -> StoreResult<Identity> {
         tokens: UpstreamTokens {
             access_token: row.try_get("access_token")?,
             refresh_token: row.try_get("refresh_token")?,
-            expires_at: row.try_get::<Option<i64>, _>("expires_at")?.map(from_millis),
+            expires_at: row
+                .try_get::<Option<i64>, _>("expires_at")?
+                .map(from_millis),
         },
     })
 }
