@@ -284,3 +284,13 @@ pub struct UserinfoGrant {
     pub custom_claims: Map<String, Value>,
     pub expires_at: DateTime<Utc>,
 }
+
+/// Permission for a client to obtain client-credentials tokens for an API, with the scopes
+/// it may hold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClientGrant {
+    pub id: String,
+    pub client_id: String,
+    pub audience: String,
+    pub scope: Vec<String>,
+}

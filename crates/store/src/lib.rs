@@ -12,7 +12,7 @@ mod sqlite;
 
 use async_trait::async_trait;
 use authbridge_core::model::{
-    Action, AuthorizationCode, Client, Connection, FederatedLogin, LoginCompletion,
+    Action, AuthorizationCode, Client, ClientGrant, Connection, FederatedLogin, LoginCompletion,
     LoginTransaction, ResourceServer, User, UserinfoGrant,
 };
 use chrono::{DateTime, Utc};
@@ -105,6 +105,11 @@ pub trait Store: Send + Sync {
     async fn upsert_client(&self, client: &Client) -> StoreResult<()>;
     /// Returns the client with id `client_id`.
     async fn client(&self, client_id: &str) -> StoreResult<Option<Client>>;
+
+    /// Creates or replaces the grant of a client for an API.
+    async fn upsert_client_grant(&self, grant: &ClientGrant) -> StoreResult<()>;
+    /// Returns the grant of `client_id` for the API `audience`.
+    async fn client_grant(&self, client_id: &str, audience: &str) -> StoreResult<Option<ClientGrant>>;
 
     /// Creates or replaces an API.
     async fn upsert_resource_server(&self, api: &ResourceServer) -> StoreResult<()>;

@@ -80,3 +80,11 @@ CREATE TABLE userinfo_grants (
     body TEXT NOT NULL,
     expires_at INTEGER NOT NULL
 );
+
+CREATE TABLE client_grants (
+    id TEXT PRIMARY KEY,
+    client_id TEXT NOT NULL,
+    audience TEXT NOT NULL,
+    body TEXT NOT NULL,
+    UNIQUE (client_id, audience)
+);

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use authbridge_core::model::{
-    Action, AuthorizationCode, Client, Connection, FederatedLogin, LoginCompletion,
+    Action, AuthorizationCode, Client, ClientGrant, Connection, FederatedLogin, LoginCompletion,
     LoginTransaction, ResourceServer, User, UserinfoGrant,
 };
 use chrono::{DateTime, Utc};
@@ -157,6 +157,31 @@ impl Store for SqliteStore {
     async fn client(&self, client_id: &str) -> StoreResult<Option<Client>> {
         self.get_body("clients", "client_id", client_id, "client")
             .await
+    }
+
+    async fn upsert_client_grant(&self, grant: &ClientGrant) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO client_grants (id, client_id, audience, body) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (client_id, audience) DO UPDATE SET body = excluded.body",
+        )
+        .bind(&grant.id)
+        .bind(&grant.client_id)
+        .bind(&grant.audience)
+        .bind(encode("client grant", grant)?)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    async fn client_grant(&self, client_id: &str, audience: &str) -> StoreResult<Option<ClientGrant>> {
+        let body: Option<String> = sqlx::query_scalar(
+            "SELECT body FROM client_grants WHERE client_id = $1 AND audience = $2",
+        )
+        .bind(client_id)
+        .bind(audience)
+        .fetch_optional(self.pool())
+        .await?;
+        body.map(|body| decode("client grant", client_id, &body)).transpose()
     }
 
     async fn upsert_resource_server(&self, api: &ResourceServer) -> StoreResult<()> {

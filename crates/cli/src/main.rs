@@ -1,0 +1,188 @@
+//! The `authbridge` command.
+//!
+//! - `authbridge up`: the broker, the Gigya-compatible provider and the demo application on
+//!   one machine, on an embedded SQLite store.
+//! - `authbridge login --demo`: a headless login against a running stack.
+
+mod config;
+mod demo_app;
+mod login;
+mod relying_party;
+mod stack;
+mod tenant;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Config;
+
+#[derive(Debug, Parser)]
+#[command(name = "authbridge", version, about = "A self-hostable, Auth0-compatible identity broker")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the broker, the Gigya-compatible provider and the demo application.
+    Up(UpArgs),
+    /// Log in headlessly through a running stack and print the resulting claims.
+    Login(LoginArgs),
+}
+
+#[derive(Debug, Args)]
+struct UpArgs {
+    /// Configuration file (default: ./authbridge.toml when present).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Folder of the store, the actions and the captures (default: ./.authbridge).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Port of the broker (default: 3000).
+    #[arg(long)]
+    port: Option<u16>,
+    /// Port of the Gigya-compatible provider (default: 3100).
+    #[arg(long)]
+    gigya_port: Option<u16>,
+    /// Port of the demo application (default: 8080).
+    #[arg(long)]
+    app_port: Option<u16>,
+    /// Public base URL of the broker; the issuer is this URL with a trailing slash
+    /// (default: http://localhost:PORT/).
+    #[arg(long)]
+    public_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct LoginArgs {
+    /// Log in as the demo account of the built-in provider.
+    #[arg(long, required = true)]
+    demo: bool,
+    /// Print one JSON object with the claims and app_metadata.
+    #[arg(long)]
+    json: bool,
+    /// Port of the broker (default: 3000).
+    #[arg(long, default_value_t = 3000)]
+    port: u16,
+    /// Port of the Gigya-compatible provider (default: 3100).
+    #[arg(long, default_value_t = 3100)]
+    gigya_port: u16,
+    /// Port of the demo application, whose callback URL the login uses (default: 8080).
+    #[arg(long, default_value_t = 8080)]
+    app_port: u16,
+    /// Public base URL of the broker, when `up` was given one.
+    #[arg(long)]
+    public_url: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn,sqlx=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: starting the async runtime failed: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Up(args) => up(args).await,
+            Command::Login(args) => login(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn up(args: UpArgs) -> anyhow::Result<()> {
+    let mut config = Config::load(args.config.as_deref())?;
+    if let Some(data_dir) = args.data_dir {
+        config.data_dir = data_dir;
+    }
+    if let Some(port) = args.port {
+        config.broker.port = port;
+    }
+    if let Some(port) = args.gigya_port {
+        config.gigya.port = port;
+    }
+    if let Some(port) = args.app_port {
+        config.app.port = port;
+    }
+    if let Some(public_url) = args.public_url {
+        config.broker.public_url = Some(public_url);
+    }
+
+    let mut stack = stack::Stack::start(&config).await?;
+    print_banner(&stack, &config);
+
+    tokio::select! {
+        result = stack.wait() => result,
+        _ = tokio::signal::ctrl_c() => {
+            tracing::info!("stopping");
+            stack.stop().await
+        }
+    }
+}
+
+fn print_banner(stack: &stack::Stack, config: &Config) {
+    let endpoints = &stack.endpoints;
+    println!("authbridge is running");
+    println!();
+    println!("  Broker (issuer)       {}", endpoints.issuer);
+    println!("    discovery           {}.well-known/openid-configuration", endpoints.issuer);
+    println!("  Gigya-compatible OP   {}", endpoints.gigya_issuer);
+    println!("  Demo application      {}", stack.app_url);
+    println!();
+    println!("  Demo login            {} / {}", login::DEMO_LOGIN_ID, login::DEMO_PASSWORD);
+    println!("  Web client            {} / {}", tenant::DEMO_WEB_ID, tenant::DEMO_WEB_SECRET);
+    println!("  M2M client            {} / {}", tenant::DEMO_M2M_ID, tenant::DEMO_M2M_SECRET);
+    println!("  API audience          {}", tenant::DEMO_API);
+    println!("  Data directory        {}", config.data_dir.display());
+    println!();
+    println!(
+        "Open {} in a browser, or run: authbridge login --demo --json --port {} --gigya-port {} --app-port {}",
+        stack.app_url,
+        stack.broker_addr.port(),
+        stack.gigya_addr.port(),
+        stack.app_addr.port()
+    );
+}
+
+async fn login(args: LoginArgs) -> anyhow::Result<()> {
+    let issuer = match args.public_url {
+        Some(url) => authbridge_server::BrokerSettings::new(url).issuer,
+        None => format!("http://localhost:{}/", args.port),
+    };
+    let target = login::Target {
+        issuer,
+        gigya_port: args.gigya_port,
+        app_callback: format!("http://localhost:{}/callback", args.app_port),
+    };
+    debug_assert!(args.demo);
+    let result = login::run(&target, login::DEMO_LOGIN_ID, login::DEMO_PASSWORD).await?;
+
+    if args.json {
+        println!("{}", serde_json::to_string(&result)?);
+    } else {
+        println!("ID token claims:\n{}", serde_json::to_string_pretty(&result.id_token_claims)?);
+        println!("Access token claims:\n{}", serde_json::to_string_pretty(&result.access_token_claims)?);
+        println!("app_metadata:\n{}", serde_json::to_string_pretty(&result.app_metadata)?);
+    }
+    Ok(())
+}

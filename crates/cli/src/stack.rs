@@ -1,0 +1,138 @@
+//! The local stack `authbridge up` runs: the broker, the Gigya-compatible provider and the
+//! demo application, each on its own port, sharing one SQLite store in the data directory.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use authbridge_actions::{ActionRunner, RunnerConfig};
+use authbridge_core::{SharedClock, SystemClock};
+use authbridge_federation::{Federation, FederationConfig};
+use authbridge_gigya::{Provider, ProviderConfig, RelyingParty};
+use authbridge_server::{Broker, BrokerSettings};
+use authbridge_store::{SqliteStore, Store};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::config::Config;
+use crate::relying_party::DemoRelyingParty;
+use crate::tenant::{self, BROKER_AT_GIGYA_ID, BROKER_AT_GIGYA_SECRET, DemoEndpoints};
+
+/// A running stack.
+pub(crate) struct Stack {
+    pub(crate) broker_addr: SocketAddr,
+    pub(crate) gigya_addr: SocketAddr,
+    pub(crate) app_addr: SocketAddr,
+    pub(crate) endpoints: DemoEndpoints,
+    pub(crate) app_url: String,
+    shutdown: watch::Sender<bool>,
+    tasks: JoinSet<std::io::Result<()>>,
+}
+
+impl Stack {
+    /// Binds the three ports, provisions the demo tenant and starts serving.
+    pub(crate) async fn start(config: &Config) -> anyhow::Result<Self> {
+        let bind = config.broker.bind;
+        let listen = |port: u16, what: &'static str| async move {
+            TcpListener::bind((bind, port)).await.with_context(|| format!("listening for the {what} on {bind}:{port} failed"))
+        };
+        let broker_listener = listen(config.broker.port, "broker").await?;
+        let gigya_listener = listen(config.gigya.port, "Gigya-compatible provider").await?;
+        let app_listener = listen(config.app.port, "demo application").await?;
+        let broker_addr = broker_listener.local_addr()?;
+        let gigya_addr = gigya_listener.local_addr()?;
+        let app_addr = app_listener.local_addr()?;
+
+        let issuer = match &config.broker.public_url {
+            Some(url) => BrokerSettings::new(url.clone()).issuer,
+            None => format!("http://localhost:{}/", broker_addr.port()),
+        };
+        let gigya_base = format!("http://localhost:{}", gigya_addr.port());
+        let gigya_issuer = authbridge_gigya::issuer_for(&gigya_base, authbridge_gigya::DEFAULT_API_KEY);
+        let app_url = format!("http://localhost:{}/", app_addr.port());
+        let endpoints = DemoEndpoints {
+            issuer: issuer.clone(),
+            gigya_issuer: gigya_issuer.clone(),
+            app_callback: format!("{app_url}callback"),
+        };
+
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating the data directory {} failed", config.data_dir.display()))?;
+        let clock: SharedClock = Arc::new(SystemClock);
+
+        let accounts = match &config.gigya.accounts_file {
+            Some(path) => authbridge_gigya::load_accounts(path)?,
+            None => authbridge_gigya::default_accounts(),
+        };
+        let provider = Arc::new(Provider::new(
+            ProviderConfig {
+                issuer: gigya_issuer,
+                clients: vec![RelyingParty {
+                    client_id: BROKER_AT_GIGYA_ID.into(),
+                    client_secret: BROKER_AT_GIGYA_SECRET.into(),
+                    redirect_uris: vec![format!("{issuer}login/callback")],
+                }],
+                accounts,
+                ..ProviderConfig::default()
+            },
+            clock.clone(),
+        )?);
+
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir.join("tenant.db")).await?);
+        let actions_dir = config.actions_dir();
+        if config.actions.dir.is_none() {
+            tenant::seed_actions_dir(&actions_dir)?;
+        }
+        let actions = tenant::load_actions(&actions_dir)?;
+        tenant::provision(store.as_ref(), &endpoints, actions).await?;
+
+        let mut settings = BrokerSettings::new(issuer.clone());
+        settings.captures_dir = Some(config.data_dir.join("captures"));
+        let runner = ActionRunner::new(RunnerConfig {
+            timeout: Duration::from_millis(config.actions.timeout_ms),
+            ..RunnerConfig::default()
+        })?;
+        let federation = Federation::new(FederationConfig::default(), clock.clone())?;
+        let broker = Broker::new(settings, store, clock, federation, runner).await?;
+
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
+        let relying_party = DemoRelyingParty::new(http, &issuer, &endpoints.app_callback);
+        let app = crate::demo_app::router(relying_party, &issuer);
+
+        let (shutdown, receiver) = watch::channel(false);
+        let stopped = move || {
+            let mut receiver = receiver.clone();
+            async move {
+                let _ = receiver.wait_for(|stop| *stop).await;
+            }
+        };
+        let mut tasks = JoinSet::new();
+        tasks.spawn(broker.serve(broker_listener, stopped()));
+        let provider_app = provider.router().into_make_service();
+        let provider_stop = stopped();
+        tasks.spawn(async move { axum::serve(gigya_listener, provider_app).with_graceful_shutdown(provider_stop).await });
+        let app_stop = stopped();
+        tasks.spawn(async move { axum::serve(app_listener, app).with_graceful_shutdown(app_stop).await });
+
+        Ok(Self { broker_addr, gigya_addr, app_addr, endpoints, app_url, shutdown, tasks })
+    }
+
+    /// Waits until a server stops, which happens only on an error or after [`Stack::stop`].
+    pub(crate) async fn wait(&mut self) -> anyhow::Result<()> {
+        if let Some(result) = self.tasks.join_next().await {
+            result.context("a server task failed")?.context("a server stopped")?;
+        }
+        Ok(())
+    }
+
+    /// Stops all servers gracefully.
+    pub(crate) async fn stop(mut self) -> anyhow::Result<()> {
+        let _ = self.shutdown.send(true);
+        while let Some(result) = self.tasks.join_next().await {
+            result.context("a server task failed")??;
+        }
+        Ok(())
+    }
+}
