@@ -61,10 +61,20 @@ impl Default for Config {
         Self {
             version: CONFIG_VERSION,
             data_dir: PathBuf::from(".authbridge"),
-            broker: BrokerConfig { bind: IpAddr::V4(Ipv4Addr::LOCALHOST), port: 3000, public_url: None },
-            gigya: GigyaConfig { port: 3100, accounts_file: None },
+            broker: BrokerConfig {
+                bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+                port: 3000,
+                public_url: None,
+            },
+            gigya: GigyaConfig {
+                port: 3100,
+                accounts_file: None,
+            },
             app: AppConfig { port: 8080 },
-            actions: ActionsConfig { dir: None, timeout_ms: 20_000 },
+            actions: ActionsConfig {
+                dir: None,
+                timeout_ms: 20_000,
+            },
         }
     }
 }
@@ -96,6 +106,9 @@ impl Config {
 
     /// Returns the folder of the actions manifest.
     pub(crate) fn actions_dir(&self) -> PathBuf {
-        self.actions.dir.clone().unwrap_or_else(|| self.data_dir.join("actions"))
+        self.actions
+            .dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("actions"))
     }
 }

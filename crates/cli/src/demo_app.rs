@@ -33,7 +33,11 @@ struct PendingLogin {
 
 /// Returns the demo application's router.
 pub(crate) fn router(relying_party: DemoRelyingParty, issuer: &str) -> Router {
-    let app = App { relying_party, issuer: issuer.to_owned(), pending: Arc::default() };
+    let app = App {
+        relying_party,
+        issuer: issuer.to_owned(),
+        pending: Arc::default(),
+    };
     Router::new()
         .route("/", get(home))
         .route("/login", get(login))
@@ -64,7 +68,12 @@ struct ErrorPage<'a> {
 }
 
 async fn home(State(app): State<App>) -> Response {
-    render(StatusCode::OK, &HomePage { issuer: &app.issuer })
+    render(
+        StatusCode::OK,
+        &HomePage {
+            issuer: &app.issuer,
+        },
+    )
 }
 
 async fn login(State(app): State<App>) -> Response {
@@ -81,7 +90,14 @@ async fn login(State(app): State<App>) -> Response {
         .insert(state.clone(), PendingLogin { nonce, verifier });
 
     let cookie = format!("{STATE_COOKIE}={state}; Path=/; HttpOnly; SameSite=Lax");
-    (StatusCode::FOUND, [(header::LOCATION, url.to_string()), (header::SET_COOKIE, cookie)]).into_response()
+    (
+        StatusCode::FOUND,
+        [
+            (header::LOCATION, url.to_string()),
+            (header::SET_COOKIE, cookie),
+        ],
+    )
+        .into_response()
 }
 
 async fn callback(
@@ -90,23 +106,46 @@ async fn callback(
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
     if let Some(error) = params.get("error") {
-        return failure(error, params.get("error_description").map_or("", String::as_str));
+        return failure(
+            error,
+            params.get("error_description").map_or("", String::as_str),
+        );
     }
     let (Some(code), Some(state)) = (params.get("code"), params.get("state")) else {
         return failure("invalid_request", "The callback has no code or no state.");
     };
     if cookie(&headers, STATE_COOKIE).as_deref() != Some(state.as_str()) {
-        return failure("invalid_state", "The state does not belong to a login started in this browser.");
+        return failure(
+            "invalid_state",
+            "The state does not belong to a login started in this browser.",
+        );
     }
-    let Some(pending) = app.pending.lock().unwrap_or_else(PoisonError::into_inner).remove(state) else {
-        return failure("invalid_state", "This login is unknown or was already completed.");
+    let Some(pending) = app
+        .pending
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .remove(state)
+    else {
+        return failure(
+            "invalid_state",
+            "This login is unknown or was already completed.",
+        );
     };
 
-    match app.relying_party.redeem(code, &pending.verifier, &pending.nonce).await {
+    match app
+        .relying_party
+        .redeem(code, &pending.verifier, &pending.nonce)
+        .await
+    {
         Ok(result) => render(
             StatusCode::OK,
             &ResultPage {
-                subject: result.id_token_claims.get("sub").and_then(|sub| sub.as_str()).unwrap_or_default().to_owned(),
+                subject: result
+                    .id_token_claims
+                    .get("sub")
+                    .and_then(|sub| sub.as_str())
+                    .unwrap_or_default()
+                    .to_owned(),
                 id_token_claims: pretty(&result.id_token_claims),
                 access_token_claims: pretty(&result.access_token_claims),
                 app_metadata: pretty(&result.app_metadata),

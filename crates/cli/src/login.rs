@@ -23,7 +23,11 @@ pub(crate) struct Target {
 }
 
 /// Runs a full login and returns what the application would show.
-pub(crate) async fn run(target: &Target, login_id: &str, password: &str) -> anyhow::Result<LoginResult> {
+pub(crate) async fn run(
+    target: &Target,
+    login_id: &str,
+    password: &str,
+) -> anyhow::Result<LoginResult> {
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(std::time::Duration::from_secs(30))
@@ -36,17 +40,29 @@ pub(crate) async fn run(target: &Target, login_id: &str, password: &str) -> anyh
     let authorize = relying_party.authorize_url(&state, &nonce, &verifier)?;
     let upstream = expect_redirect(&http, authorize, "the broker's /authorize")
         .await
-        .with_context(|| format!("is the stack running? (authbridge up, broker at {})", target.issuer))?;
+        .with_context(|| {
+            format!(
+                "is the stack running? (authbridge up, broker at {})",
+                target.issuer
+            )
+        })?;
     if upstream.port_or_known_default() != Some(target.gigya_port) {
-        bail!("the broker sent the login to {upstream}, not to the provider on port {}", target.gigya_port);
+        bail!(
+            "the broker sent the login to {upstream}, not to the provider on port {}",
+            target.gigya_port
+        );
     }
 
     let page = http.get(upstream.clone()).send().await?;
     if page.status() != StatusCode::OK {
-        bail!("the provider's login page answered HTTP {}", page.status().as_u16());
+        bail!(
+            "the provider's login page answered HTTP {}",
+            page.status().as_u16()
+        );
     }
     let html = page.text().await?;
-    let form = LoginForm::parse(&html).ok_or_else(|| anyhow!("the provider's login page has no login form"))?;
+    let form = LoginForm::parse(&html)
+        .ok_or_else(|| anyhow!("the provider's login page has no login form"))?;
     let action = upstream.join(&form.action)?;
     if action.origin() != upstream.origin() {
         bail!("the login form posts to another origin: {action}");
@@ -54,30 +70,51 @@ pub(crate) async fn run(target: &Target, login_id: &str, password: &str) -> anyh
 
     let response = http
         .post(action)
-        .form(&[("context", form.context.as_str()), ("loginID", login_id), ("password", password)])
+        .form(&[
+            ("context", form.context.as_str()),
+            ("loginID", login_id),
+            ("password", password),
+        ])
         .send()
         .await?;
     if response.status() != StatusCode::FOUND {
-        bail!("the provider rejected the login for {login_id} (HTTP {})", response.status().as_u16());
+        bail!(
+            "the provider rejected the login for {login_id} (HTTP {})",
+            response.status().as_u16()
+        );
     }
     let broker_callback = location(&response)?;
-    let app_callback = expect_redirect(&http, broker_callback, "the broker's /login/callback").await?;
+    let app_callback =
+        expect_redirect(&http, broker_callback, "the broker's /login/callback").await?;
 
-    let params: std::collections::HashMap<String, String> = app_callback.query_pairs().into_owned().collect();
+    let params: std::collections::HashMap<String, String> =
+        app_callback.query_pairs().into_owned().collect();
     if let Some(error) = params.get("error") {
-        bail!("the login failed: {error}: {}", params.get("error_description").map_or("", String::as_str));
+        bail!(
+            "the login failed: {error}: {}",
+            params.get("error_description").map_or("", String::as_str)
+        );
     }
     if params.get("state") != Some(&state) {
         bail!("the callback state does not match the one sent");
     }
-    let code = params.get("code").ok_or_else(|| anyhow!("the callback carries no code"))?;
+    let code = params
+        .get("code")
+        .ok_or_else(|| anyhow!("the callback carries no code"))?;
     relying_party.redeem(code, &verifier, &nonce).await
 }
 
 async fn expect_redirect(http: &reqwest::Client, url: Url, what: &str) -> anyhow::Result<Url> {
-    let response = http.get(url).send().await.with_context(|| format!("requesting {what} failed"))?;
+    let response = http
+        .get(url)
+        .send()
+        .await
+        .with_context(|| format!("requesting {what} failed"))?;
     if response.status() != StatusCode::FOUND {
-        bail!("{what} answered HTTP {} instead of a redirect", response.status().as_u16());
+        bail!(
+            "{what} answered HTTP {} instead of a redirect",
+            response.status().as_u16()
+        );
     }
     location(&response)
 }
@@ -107,7 +144,9 @@ impl LoginForm {
 
         let context = html.match_indices("<input").find_map(|(start, _)| {
             let tag = &html[start..start + html[start..].find('>')?];
-            (attribute(tag, "name")? == "context").then(|| attribute(tag, "value")).flatten()
+            (attribute(tag, "name")? == "context")
+                .then(|| attribute(tag, "value"))
+                .flatten()
         })?;
         Some(Self { action, context })
     }
@@ -140,7 +179,10 @@ mod tests {
             <input name="loginID"></form></main>"#;
         assert_eq!(
             LoginForm::parse(html),
-            Some(LoginForm { action: "/oidc/op/v1.0/3_x/login?a=1&b=2".into(), context: "ctx-123".into() })
+            Some(LoginForm {
+                action: "/oidc/op/v1.0/3_x/login?a=1&b=2".into(),
+                context: "ctx-123".into()
+            })
         );
     }
 

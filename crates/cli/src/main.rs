@@ -19,7 +19,11 @@ use clap::{Args, Parser, Subcommand};
 use crate::config::Config;
 
 #[derive(Debug, Parser)]
-#[command(name = "authbridge", version, about = "A self-hostable, Auth0-compatible identity broker")]
+#[command(
+    name = "authbridge",
+    version,
+    about = "A self-hostable, Auth0-compatible identity broker"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -82,8 +86,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn,sqlx=warn")),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("info,tower_http=warn,sqlx=warn")
+            }),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -145,13 +150,28 @@ fn print_banner(stack: &stack::Stack, config: &Config) {
     println!("authbridge is running");
     println!();
     println!("  Broker (issuer)       {}", endpoints.issuer);
-    println!("    discovery           {}.well-known/openid-configuration", endpoints.issuer);
+    println!(
+        "    discovery           {}.well-known/openid-configuration",
+        endpoints.issuer
+    );
     println!("  Gigya-compatible OP   {}", endpoints.gigya_issuer);
     println!("  Demo application      {}", stack.app_url);
     println!();
-    println!("  Demo login            {} / {}", login::DEMO_LOGIN_ID, login::DEMO_PASSWORD);
-    println!("  Web client            {} / {}", tenant::DEMO_WEB_ID, tenant::DEMO_WEB_SECRET);
-    println!("  M2M client            {} / {}", tenant::DEMO_M2M_ID, tenant::DEMO_M2M_SECRET);
+    println!(
+        "  Demo login            {} / {}",
+        login::DEMO_LOGIN_ID,
+        login::DEMO_PASSWORD
+    );
+    println!(
+        "  Web client            {} / {}",
+        tenant::DEMO_WEB_ID,
+        tenant::DEMO_WEB_SECRET
+    );
+    println!(
+        "  M2M client            {} / {}",
+        tenant::DEMO_M2M_ID,
+        tenant::DEMO_M2M_SECRET
+    );
     println!("  API audience          {}", tenant::DEMO_API);
     println!("  Data directory        {}", config.data_dir.display());
     println!();
@@ -180,9 +200,18 @@ async fn login(args: LoginArgs) -> anyhow::Result<()> {
     if args.json {
         println!("{}", serde_json::to_string(&result)?);
     } else {
-        println!("ID token claims:\n{}", serde_json::to_string_pretty(&result.id_token_claims)?);
-        println!("Access token claims:\n{}", serde_json::to_string_pretty(&result.access_token_claims)?);
-        println!("app_metadata:\n{}", serde_json::to_string_pretty(&result.app_metadata)?);
+        println!(
+            "ID token claims:\n{}",
+            serde_json::to_string_pretty(&result.id_token_claims)?
+        );
+        println!(
+            "Access token claims:\n{}",
+            serde_json::to_string_pretty(&result.access_token_claims)?
+        );
+        println!(
+            "app_metadata:\n{}",
+            serde_json::to_string_pretty(&result.app_metadata)?
+        );
     }
     Ok(())
 }

@@ -36,7 +36,9 @@ impl Stack {
     pub(crate) async fn start(config: &Config) -> anyhow::Result<Self> {
         let bind = config.broker.bind;
         let listen = |port: u16, what: &'static str| async move {
-            TcpListener::bind((bind, port)).await.with_context(|| format!("listening for the {what} on {bind}:{port} failed"))
+            TcpListener::bind((bind, port))
+                .await
+                .with_context(|| format!("listening for the {what} on {bind}:{port} failed"))
         };
         let broker_listener = listen(config.broker.port, "broker").await?;
         let gigya_listener = listen(config.gigya.port, "Gigya-compatible provider").await?;
@@ -50,7 +52,8 @@ impl Stack {
             None => format!("http://localhost:{}/", broker_addr.port()),
         };
         let gigya_base = format!("http://localhost:{}", gigya_addr.port());
-        let gigya_issuer = authbridge_gigya::issuer_for(&gigya_base, authbridge_gigya::DEFAULT_API_KEY);
+        let gigya_issuer =
+            authbridge_gigya::issuer_for(&gigya_base, authbridge_gigya::DEFAULT_API_KEY);
         let app_url = format!("http://localhost:{}/", app_addr.port());
         let endpoints = DemoEndpoints {
             issuer: issuer.clone(),
@@ -58,8 +61,12 @@ impl Stack {
             app_callback: format!("{app_url}callback"),
         };
 
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("creating the data directory {} failed", config.data_dir.display()))?;
+        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            format!(
+                "creating the data directory {} failed",
+                config.data_dir.display()
+            )
+        })?;
         let clock: SharedClock = Arc::new(SystemClock);
 
         let accounts = match &config.gigya.accounts_file {
@@ -80,7 +87,8 @@ impl Stack {
             clock.clone(),
         )?);
 
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir.join("tenant.db")).await?);
+        let store: Arc<dyn Store> =
+            Arc::new(SqliteStore::open(&config.data_dir.join("tenant.db")).await?);
         let actions_dir = config.actions_dir();
         if config.actions.dir.is_none() {
             tenant::seed_actions_dir(&actions_dir)?;
@@ -97,7 +105,9 @@ impl Stack {
         let federation = Federation::new(FederationConfig::default(), clock.clone())?;
         let broker = Broker::new(settings, store, clock, federation, runner).await?;
 
-        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
         let relying_party = DemoRelyingParty::new(http, &issuer, &endpoints.app_callback);
         let app = crate::demo_app::router(relying_party, &issuer);
 
@@ -112,17 +122,35 @@ impl Stack {
         tasks.spawn(broker.serve(broker_listener, stopped()));
         let provider_app = provider.router().into_make_service();
         let provider_stop = stopped();
-        tasks.spawn(async move { axum::serve(gigya_listener, provider_app).with_graceful_shutdown(provider_stop).await });
+        tasks.spawn(async move {
+            axum::serve(gigya_listener, provider_app)
+                .with_graceful_shutdown(provider_stop)
+                .await
+        });
         let app_stop = stopped();
-        tasks.spawn(async move { axum::serve(app_listener, app).with_graceful_shutdown(app_stop).await });
+        tasks.spawn(async move {
+            axum::serve(app_listener, app)
+                .with_graceful_shutdown(app_stop)
+                .await
+        });
 
-        Ok(Self { broker_addr, gigya_addr, app_addr, endpoints, app_url, shutdown, tasks })
+        Ok(Self {
+            broker_addr,
+            gigya_addr,
+            app_addr,
+            endpoints,
+            app_url,
+            shutdown,
+            tasks,
+        })
     }
 
     /// Waits until a server stops, which happens only on an error or after [`Stack::stop`].
     pub(crate) async fn wait(&mut self) -> anyhow::Result<()> {
         if let Some(result) = self.tasks.join_next().await {
-            result.context("a server task failed")?.context("a server stopped")?;
+            result
+                .context("a server task failed")?
+                .context("a server stopped")?;
         }
         Ok(())
     }

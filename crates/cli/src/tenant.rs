@@ -27,15 +27,25 @@ pub(crate) const BROKER_AT_GIGYA_SECRET: &str = "authbridge-broker-secret";
 
 /// Scopes of the Management API the broker defines.
 const MANAGEMENT_SCOPES: &[&str] = &[
-    "read:users", "update:users", "delete:users", "create:users", "update:users_app_metadata",
+    "read:users",
+    "update:users",
+    "delete:users",
+    "create:users",
+    "update:users_app_metadata",
     "read:user_idp_tokens",
 ];
 
 /// The demo actions, written to the actions directory on first start so they can be edited.
 const DEMO_ACTIONS: &[(&str, &str)] = &[
     ("actions.toml", include_str!("../demo/actions/actions.toml")),
-    ("gigya-integration.js", include_str!("../demo/actions/gigya-integration.js")),
-    ("capture-event.js", include_str!("../demo/actions/capture-event.js")),
+    (
+        "gigya-integration.js",
+        include_str!("../demo/actions/gigya-integration.js"),
+    ),
+    (
+        "capture-event.js",
+        include_str!("../demo/actions/capture-event.js"),
+    ),
 ];
 
 /// Where the parts of the demo stack are reachable.
@@ -50,7 +60,11 @@ pub(crate) struct DemoEndpoints {
 }
 
 /// Writes the demo tenant into `store`.
-pub(crate) async fn provision(store: &dyn Store, endpoints: &DemoEndpoints, actions: Vec<Action>) -> anyhow::Result<()> {
+pub(crate) async fn provision(
+    store: &dyn Store,
+    endpoints: &DemoEndpoints,
+    actions: Vec<Action>,
+) -> anyhow::Result<()> {
     store
         .upsert_client(&Client {
             client_id: DEMO_WEB_ID.into(),
@@ -87,7 +101,10 @@ pub(crate) async fn provision(store: &dyn Store, endpoints: &DemoEndpoints, acti
         .upsert_resource_server(&ResourceServer {
             identifier: management_audience.clone(),
             name: "Management API".into(),
-            scopes: MANAGEMENT_SCOPES.iter().map(|scope| (*scope).to_owned()).collect(),
+            scopes: MANAGEMENT_SCOPES
+                .iter()
+                .map(|scope| (*scope).to_owned())
+                .collect(),
             token_lifetime: 86_400,
         })
         .await?;
@@ -96,7 +113,9 @@ pub(crate) async fn provision(store: &dyn Store, endpoints: &DemoEndpoints, acti
             id: "cgr_demo_m2m_management".into(),
             client_id: DEMO_M2M_ID.into(),
             audience: management_audience,
-            scope: ["read:users", "update:users", "read:user_idp_tokens"].map(str::to_owned).to_vec(),
+            scope: ["read:users", "update:users", "read:user_idp_tokens"]
+                .map(str::to_owned)
+                .to_vec(),
         })
         .await?;
 
@@ -106,7 +125,10 @@ pub(crate) async fn provision(store: &dyn Store, endpoints: &DemoEndpoints, acti
             name: CONNECTION.into(),
             strategy: "oidc".into(),
             options: OidcConnectionOptions {
-                discovery_url: format!("{}/.well-known/openid-configuration", endpoints.gigya_issuer),
+                discovery_url: format!(
+                    "{}/.well-known/openid-configuration",
+                    endpoints.gigya_issuer
+                ),
                 client_id: BROKER_AT_GIGYA_ID.into(),
                 client_secret: BROKER_AT_GIGYA_SECRET.into(),
                 scope: "openid profile email".into(),
@@ -127,7 +149,8 @@ pub(crate) fn seed_actions_dir(dir: &Path) -> anyhow::Result<()> {
     }
     std::fs::create_dir_all(dir).with_context(|| format!("creating {} failed", dir.display()))?;
     for (name, content) in DEMO_ACTIONS {
-        std::fs::write(dir.join(name), content).with_context(|| format!("writing {name} failed"))?;
+        std::fs::write(dir.join(name), content)
+            .with_context(|| format!("writing {name} failed"))?;
     }
     Ok(())
 }
@@ -162,23 +185,43 @@ pub(crate) fn load_actions(dir: &Path) -> anyhow::Result<Vec<Action>> {
     let manifest_path = dir.join("actions.toml");
     let manifest: Manifest = Figment::from(Toml::file(&manifest_path))
         .extract()
-        .with_context(|| format!("reading the actions manifest {} failed", manifest_path.display()))?;
+        .with_context(|| {
+            format!(
+                "reading the actions manifest {} failed",
+                manifest_path.display()
+            )
+        })?;
     if manifest.version != 1 {
-        bail!("actions manifest version {} is not supported; use version = 1", manifest.version);
+        bail!(
+            "actions manifest version {} is not supported; use version = 1",
+            manifest.version
+        );
     }
 
     let mut actions = Vec::new();
     for (position, entry) in manifest.actions.into_iter().enumerate() {
         if entry.trigger != "post-login" {
-            bail!("action {}: trigger {} is not supported; use post-login", entry.name, entry.trigger);
+            bail!(
+                "action {}: trigger {} is not supported; use post-login",
+                entry.name,
+                entry.trigger
+            );
         }
         let source_path = dir.join(&entry.file);
-        let code = std::fs::read_to_string(&source_path)
-            .with_context(|| format!("action {}: reading {} failed", entry.name, source_path.display()))?;
+        let code = std::fs::read_to_string(&source_path).with_context(|| {
+            format!(
+                "action {}: reading {} failed",
+                entry.name,
+                source_path.display()
+            )
+        })?;
         let mut secrets = entry.secrets;
         for (secret, variable) in entry.secret_env {
             let value = std::env::var(&variable).with_context(|| {
-                format!("action {}: secret {secret} needs the environment variable {variable}", entry.name)
+                format!(
+                    "action {}: secret {secret} needs the environment variable {variable}",
+                    entry.name
+                )
             })?;
             secrets.insert(secret, value);
         }
@@ -211,7 +254,11 @@ mod tests {
     #[test]
     fn missing_secret_variable_is_reported() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("a.js"), "exports.onExecutePostLogin = async () => {};").unwrap();
+        std::fs::write(
+            dir.path().join("a.js"),
+            "exports.onExecutePostLogin = async () => {};",
+        )
+        .unwrap();
         std::fs::write(
             dir.path().join("actions.toml"),
             "version = 1\n[[action]]\nname = \"a\"\nfile = \"a.js\"\nsecret_env = { KEY = \"AUTHBRIDGE_TEST_UNSET_VARIABLE\" }\n",
