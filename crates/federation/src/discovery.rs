@@ -30,9 +30,12 @@ impl ProviderMetadata {
     }
 }
 
+/// A discovery document and when it was fetched.
+type CachedMetadata = (Arc<ProviderMetadata>, DateTime<Utc>);
+
 #[derive(Debug, Default)]
 pub(crate) struct DiscoveryCache {
-    entries: Mutex<HashMap<String, (Arc<ProviderMetadata>, DateTime<Utc>)>>,
+    entries: Mutex<HashMap<String, CachedMetadata>>,
 }
 
 impl Federation {

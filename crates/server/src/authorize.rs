@@ -24,8 +24,18 @@ use crate::respond::{ResponseTarget, redirect};
 
 /// Parameters whose repetition makes a request invalid (RFC 6749, section 3.1).
 const SINGLE_VALUED: &[&str] = &[
-    "client_id", "redirect_uri", "response_type", "response_mode", "scope", "state", "nonce",
-    "audience", "connection", "code_challenge", "code_challenge_method", "prompt",
+    "client_id",
+    "redirect_uri",
+    "response_type",
+    "response_mode",
+    "scope",
+    "state",
+    "nonce",
+    "audience",
+    "connection",
+    "code_challenge",
+    "code_challenge_method",
+    "prompt",
 ];
 
 pub(crate) async fn authorize(
@@ -35,7 +45,9 @@ pub(crate) async fn authorize(
     RawQuery(query): RawQuery,
 ) -> Response {
     let pairs: Vec<(String, String)> =
-        url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned().collect();
+        url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
     let mut params: HashMap<&str, &str> = HashMap::new();
     let mut repeated = None;
     for (name, value) in &pairs {
@@ -49,14 +61,20 @@ pub(crate) async fn authorize(
         Err(page) => return page,
     };
     let Some(redirect_uri) = params.get("redirect_uri").map(|uri| (*uri).to_owned()) else {
-        return pages::error_page(StatusCode::BAD_REQUEST, "Invalid request", "The request has no redirect_uri.");
+        return pages::error_page(
+            StatusCode::BAD_REQUEST,
+            "Invalid request",
+            "The request has no redirect_uri.",
+        );
     };
-    if !client.callbacks.iter().any(|callback| *callback == redirect_uri) {
+    if !client.callbacks.contains(&redirect_uri) {
         tracing::warn!(target: "authbridge::security", client_id = %client.client_id, "authorize request with unregistered redirect_uri");
         return pages::error_page(
             StatusCode::BAD_REQUEST,
             "Callback URL mismatch",
-            &format!("The redirect_uri {redirect_uri} is not in the list of allowed callback URLs of this application."),
+            &format!(
+                "The redirect_uri {redirect_uri} is not in the list of allowed callback URLs of this application."
+            ),
         );
     }
 
@@ -72,10 +90,16 @@ pub(crate) async fn authorize(
         state: params.get("state").map(|state| (*state).to_owned()),
     };
     if let Some(name) = repeated {
-        return target.error("invalid_request", &format!("The parameter {name} is repeated."));
+        return target.error(
+            "invalid_request",
+            &format!("The parameter {name} is repeated."),
+        );
     }
     let Some(response_mode) = response_mode else {
-        return target.error("invalid_request", "Unsupported response_mode; use query, fragment or form_post.");
+        return target.error(
+            "invalid_request",
+            "Unsupported response_mode; use query, fragment or form_post.",
+        );
     };
 
     let request = match validate(&broker, &client, &params, &target).await {
@@ -91,12 +115,19 @@ pub(crate) async fn authorize(
         client_id: client.client_id.clone(),
         redirect_uri,
         response_mode,
-        query: pairs.iter().map(|(name, value)| (name.clone(), Value::String(value.clone()))).collect::<Map<_, _>>(),
+        query: pairs
+            .iter()
+            .map(|(name, value)| (name.clone(), Value::String(value.clone())))
+            .collect::<Map<_, _>>(),
         ip: peer.ip().to_string(),
         user_agent: header_text(&headers, header::USER_AGENT),
         hostname: header_text(&headers, header::HOST).unwrap_or_default(),
-        language: header_text(&headers, header::ACCEPT_LANGUAGE)
-            .and_then(|languages| languages.split([',', ';']).next().map(|first| first.trim().to_owned())),
+        language: header_text(&headers, header::ACCEPT_LANGUAGE).and_then(|languages| {
+            languages
+                .split([',', ';'])
+                .next()
+                .map(|first| first.trim().to_owned())
+        }),
         ..request
     };
     start_upstream_login(&broker, &connection, request, &target).await
@@ -105,7 +136,11 @@ pub(crate) async fn authorize(
 /// Finds the client, or the error page to show.
 async fn resolve_client(broker: &Broker, params: &HashMap<&str, &str>) -> Result<Client, Response> {
     let Some(client_id) = params.get("client_id") else {
-        return Err(pages::error_page(StatusCode::BAD_REQUEST, "Invalid request", "The request has no client_id."));
+        return Err(pages::error_page(
+            StatusCode::BAD_REQUEST,
+            "Invalid request",
+            "The request has no client_id.",
+        ));
     };
     match broker.store().client(client_id).await {
         Ok(Some(client)) => Ok(client),
@@ -116,7 +151,11 @@ async fn resolve_client(broker: &Broker, params: &HashMap<&str, &str>) -> Result
         )),
         Err(error) => {
             tracing::error!(%error, "loading a client failed");
-            Err(pages::error_page(StatusCode::INTERNAL_SERVER_ERROR, "Server error", "The login could not be started."))
+            Err(pages::error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Server error",
+                "The login could not be started.",
+            ))
         }
     }
 }
@@ -130,7 +169,10 @@ async fn validate(
 ) -> Result<AuthorizationRequest, Response> {
     let response_type = params.get("response_type").copied().unwrap_or_default();
     if response_type.is_empty() {
-        return Err(target.error("invalid_request", "Missing required parameter: response_type"));
+        return Err(target.error(
+            "invalid_request",
+            "Missing required parameter: response_type",
+        ));
     }
     if response_type != "code" {
         return Err(target.error(
@@ -139,10 +181,15 @@ async fn validate(
         ));
     }
 
-    if let Some(audience) = params.get("audience").filter(|audience| !audience.is_empty()) {
+    if let Some(audience) = params
+        .get("audience")
+        .filter(|audience| !audience.is_empty())
+    {
         match broker.store().resource_server(audience).await {
             Ok(Some(_)) => {}
-            Ok(None) => return Err(target.error("access_denied", &format!("Service not found: {audience}"))),
+            Ok(None) => {
+                return Err(target.error("access_denied", &format!("Service not found: {audience}")));
+            }
             Err(error) => {
                 tracing::error!(%error, "loading an API failed");
                 return Err(target.error("server_error", "The login could not be started."));
@@ -152,26 +199,48 @@ async fn validate(
 
     let code_challenge = match params.get("code_challenge") {
         Some(challenge) => {
-            let method = params.get("code_challenge_method").copied().unwrap_or("plain");
+            let method = params
+                .get("code_challenge_method")
+                .copied()
+                .unwrap_or("plain");
             if method != "S256" && method != "plain" {
-                return Err(target.error("invalid_request", "code_challenge_method must be S256 or plain."));
+                return Err(target.error(
+                    "invalid_request",
+                    "code_challenge_method must be S256 or plain.",
+                ));
             }
             if !authbridge_oidc::pkce::is_well_formed(challenge) {
-                return Err(target.error("invalid_request", "code_challenge must be 43 to 128 characters of [A-Za-z0-9-._~]."));
+                return Err(target.error(
+                    "invalid_request",
+                    "code_challenge must be 43 to 128 characters of [A-Za-z0-9-._~].",
+                ));
             }
-            Some(CodeChallenge { challenge: (*challenge).to_owned(), method: method.to_owned() })
+            Some(CodeChallenge {
+                challenge: (*challenge).to_owned(),
+                method: method.to_owned(),
+            })
         }
         None => None,
     };
     if code_challenge.is_none() && !client.is_confidential() {
-        return Err(target.error("invalid_request", "Public clients must send a code_challenge (PKCE)."));
+        return Err(target.error(
+            "invalid_request",
+            "Public clients must send a code_challenge (PKCE).",
+        ));
     }
 
-    if params.get("prompt").is_some_and(|prompt| prompt.split(' ').any(|value| value == "none")) {
+    if params
+        .get("prompt")
+        .is_some_and(|prompt| prompt.split(' ').any(|value| value == "none"))
+    {
         return Err(target.error("login_required", "Login required"));
     }
 
-    let scope = params.get("scope").copied().filter(|scope| !scope.trim().is_empty()).unwrap_or("openid");
+    let scope = params
+        .get("scope")
+        .copied()
+        .filter(|scope| !scope.trim().is_empty())
+        .unwrap_or("openid");
     Ok(AuthorizationRequest {
         client_id: client.client_id.clone(),
         redirect_uri: target.redirect_uri.clone(),
@@ -180,9 +249,14 @@ async fn validate(
         scope: scope.to_owned(),
         state: target.state.clone(),
         nonce: params.get("nonce").map(|nonce| (*nonce).to_owned()),
-        audience: params.get("audience").filter(|audience| !audience.is_empty()).map(|audience| (*audience).to_owned()),
+        audience: params
+            .get("audience")
+            .filter(|audience| !audience.is_empty())
+            .map(|audience| (*audience).to_owned()),
         code_challenge,
-        ui_locales: params.get("ui_locales").map(|locales| (*locales).to_owned()),
+        ui_locales: params
+            .get("ui_locales")
+            .map(|locales| (*locales).to_owned()),
         query: Map::new(),
         ip: String::new(),
         user_agent: None,
@@ -205,22 +279,38 @@ async fn choose_connection(
     pairs: &[(String, String)],
     target: &ResponseTarget,
 ) -> Result<Choice, Response> {
-    let enabled = broker.store().connections_for_client(&client.client_id).await.map_err(|error| {
-        tracing::error!(%error, "loading connections failed");
-        target.error("server_error", "The login could not be started.")
-    })?;
+    let enabled = broker
+        .store()
+        .connections_for_client(&client.client_id)
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, "loading connections failed");
+            target.error("server_error", "The login could not be started.")
+        })?;
 
     if let Some(name) = params.get("connection") {
         return enabled
             .into_iter()
             .find(|connection| connection.name == *name)
             .map(Choice::Connection)
-            .ok_or_else(|| target.error("invalid_request", &format!("The connection {name} is not enabled for this client.")));
+            .ok_or_else(|| {
+                target.error(
+                    "invalid_request",
+                    &format!("The connection {name} is not enabled for this client."),
+                )
+            });
     }
 
     match enabled.len() {
-        0 => Err(target.error("invalid_request", "No connection is enabled for this client.")),
-        1 => Ok(Choice::Connection(enabled.into_iter().next().ok_or_else(|| target.error("server_error", "No connection"))?)),
+        0 => Err(target.error(
+            "invalid_request",
+            "No connection is enabled for this client.",
+        )),
+        1 => {
+            Ok(Choice::Connection(enabled.into_iter().next().ok_or_else(
+                || target.error("server_error", "No connection"),
+            )?))
+        }
         _ => {
             let links = enabled
                 .iter()
@@ -229,11 +319,18 @@ async fn choose_connection(
                     query.push(("connection".into(), connection.name.clone()));
                     ConnectionLink {
                         name: connection.name.clone(),
-                        href: format!("{}authorize?{}", broker.settings().issuer, crate::respond::encode_pairs(&query)),
+                        href: format!(
+                            "{}authorize?{}",
+                            broker.settings().issuer,
+                            crate::respond::encode_pairs(&query)
+                        ),
                     }
                 })
                 .collect::<Vec<_>>();
-            Ok(Choice::Page(pages::connection_chooser(&client.name, &links)))
+            Ok(Choice::Page(pages::connection_chooser(
+                &client.name,
+                &links,
+            )))
         }
     }
 }
@@ -250,7 +347,10 @@ async fn start_upstream_login(
         Ok(metadata) => metadata,
         Err(error) => {
             tracing::warn!(connection = %connection.name, %error, "upstream discovery failed");
-            return target.error("temporarily_unavailable", "The identity provider is unavailable. Try again later.");
+            return target.error(
+                "temporarily_unavailable",
+                "The identity provider is unavailable. Try again later.",
+            );
         }
     };
 
@@ -289,5 +389,8 @@ async fn start_upstream_login(
 }
 
 fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
-    headers.get(name).and_then(|value| value.to_str().ok()).map(str::to_owned)
+    headers
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned)
 }

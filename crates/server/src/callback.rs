@@ -35,7 +35,11 @@ pub(crate) async fn callback_form(
 async fn handle(broker: Broker, params: HashMap<String, String>) -> Response {
     let Some(state) = params.get("state").filter(|state| !state.is_empty()) else {
         tracing::warn!(target: "authbridge::security", "login callback without state");
-        return pages::error_page(StatusCode::BAD_REQUEST, "Invalid login state", "The login response carries no state.");
+        return pages::error_page(
+            StatusCode::BAD_REQUEST,
+            "Invalid login state",
+            "The login response carries no state.",
+        );
     };
     let transaction = match broker.store().take_transaction(state).await {
         Ok(Some(transaction)) => transaction,
@@ -49,7 +53,11 @@ async fn handle(broker: Broker, params: HashMap<String, String>) -> Response {
         }
         Err(error) => {
             tracing::error!(%error, "loading a login transaction failed");
-            return pages::error_page(StatusCode::INTERNAL_SERVER_ERROR, "Server error", "The login could not be completed.");
+            return pages::error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Server error",
+                "The login could not be completed.",
+            );
         }
     };
 
@@ -62,11 +70,19 @@ async fn handle(broker: Broker, params: HashMap<String, String>) -> Response {
         return target.error("access_denied", "The login took too long. Start it again.");
     }
     if let Some(error) = params.get("error") {
-        return upstream_error(&transaction, &target, error, params.get("error_description"));
+        return upstream_error(
+            &transaction,
+            &target,
+            error,
+            params.get("error_description"),
+        );
     }
     let Some(code) = params.get("code").filter(|code| !code.is_empty()) else {
         tracing::warn!(connection = %transaction.connection, "upstream callback without code or error");
-        return target.error("server_error", "The identity provider returned neither a code nor an error.");
+        return target.error(
+            "server_error",
+            "The identity provider returned neither a code nor an error.",
+        );
     };
 
     match exchange(&broker, &transaction, code).await {
@@ -85,10 +101,15 @@ fn upstream_error(
 ) -> Response {
     tracing::info!(connection = %transaction.connection, upstream_error = %error, "upstream returned an error");
     let code = match error {
-        "login_required" | "consent_required" | "interaction_required" | "temporarily_unavailable" => error,
+        "login_required"
+        | "consent_required"
+        | "interaction_required"
+        | "temporarily_unavailable" => error,
         _ => "access_denied",
     };
-    let description = description.map(String::as_str).unwrap_or("The identity provider denied the login.");
+    let description = description
+        .map(String::as_str)
+        .unwrap_or("The identity provider denied the login.");
     target.error(code, description)
 }
 
@@ -116,7 +137,9 @@ async fn exchange(
 
     let federation = &broker.inner.federation;
     let result = async {
-        let metadata = federation.metadata(&connection.options.discovery_url).await?;
+        let metadata = federation
+            .metadata(&connection.options.discovery_url)
+            .await?;
         federation
             .exchange_code(
                 &metadata,
@@ -141,17 +164,23 @@ async fn exchange(
 /// description names the kind of failure, never upstream detail.
 fn describe_failure(error: &FederationError) -> (&'static str, &'static str) {
     match error {
-        error if error.is_upstream_unavailable() => {
-            ("temporarily_unavailable", "The identity provider is unavailable. Try again later.")
-        }
-        FederationError::TokenRejected { .. } => {
-            ("access_denied", "The identity provider rejected the authorization code.")
-        }
+        error if error.is_upstream_unavailable() => (
+            "temporarily_unavailable",
+            "The identity provider is unavailable. Try again later.",
+        ),
+        FederationError::TokenRejected { .. } => (
+            "access_denied",
+            "The identity provider rejected the authorization code.",
+        ),
         FederationError::InvalidIdToken(_)
         | FederationError::NonceMismatch
-        | FederationError::AccessTokenHashMismatch => {
-            ("server_error", "The identity provider returned an ID token that failed validation.")
-        }
-        _ => ("server_error", "The identity provider returned an invalid response."),
+        | FederationError::AccessTokenHashMismatch => (
+            "server_error",
+            "The identity provider returned an ID token that failed validation.",
+        ),
+        _ => (
+            "server_error",
+            "The identity provider returned an invalid response.",
+        ),
     }
 }

@@ -24,20 +24,30 @@ pub(crate) async fn authenticate(
 ) -> Result<AuthenticatedClient, OAuthError> {
     let basic = basic_credentials(headers)?;
     let form_id = form.get("client_id").filter(|id| !id.is_empty());
-    let form_secret = form.get("client_secret").filter(|secret| !secret.is_empty());
+    let form_secret = form
+        .get("client_secret")
+        .filter(|secret| !secret.is_empty());
     if basic.is_some() && form_secret.is_some() {
-        return Err(OAuthError::invalid_request("Use only one client authentication method."));
+        return Err(OAuthError::invalid_request(
+            "Use only one client authentication method.",
+        ));
     }
 
     let (client_id, secret) = match (&basic, form_id) {
         (Some((id, secret)), form_id) => {
             if form_id.is_some_and(|form_id| form_id != id) {
-                return Err(OAuthError::invalid_request("client_id does not match the authenticated client."));
+                return Err(OAuthError::invalid_request(
+                    "client_id does not match the authenticated client.",
+                ));
             }
             (id.clone(), Some(secret.clone()))
         }
         (None, Some(id)) => (id.clone(), form_secret.cloned()),
-        (None, None) => return Err(OAuthError::invalid_request("Missing required parameter: client_id")),
+        (None, None) => {
+            return Err(OAuthError::invalid_request(
+                "Missing required parameter: client_id",
+            ));
+        }
     };
 
     let Some(client) = broker.store().client(&client_id).await? else {
@@ -71,9 +81,13 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OA
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let invalid = || OAuthError::invalid_request("The Authorization header is not valid Basic credentials.");
+    let invalid =
+        || OAuthError::invalid_request("The Authorization header is not valid Basic credentials.");
     let value = value.to_str().map_err(|_| invalid())?;
-    let Some(encoded) = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic ")) else {
+    let Some(encoded) = value
+        .strip_prefix("Basic ")
+        .or_else(|| value.strip_prefix("basic "))
+    else {
         return Ok(None);
     };
     let decoded = STANDARD.decode(encoded.trim()).map_err(|_| invalid())?;

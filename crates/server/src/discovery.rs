@@ -8,7 +8,9 @@ use axum::response::IntoResponse;
 use crate::Broker;
 
 pub(crate) async fn openid_configuration(State(broker): State<Broker>) -> impl IntoResponse {
-    Json(authbridge_oidc::discovery::document(&broker.settings().issuer))
+    Json(authbridge_oidc::discovery::document(
+        &broker.settings().issuer,
+    ))
 }
 
 pub(crate) async fn jwks(State(broker): State<Broker>) -> impl IntoResponse {

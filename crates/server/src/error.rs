@@ -31,8 +31,16 @@ pub(crate) struct OAuthError {
 }
 
 impl OAuthError {
-    pub(crate) fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
-        Self { status, error, description: description.into() }
+    pub(crate) fn new(
+        status: StatusCode,
+        error: &'static str,
+        description: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            error,
+            description: description.into(),
+        }
     }
 
     pub(crate) fn invalid_request(description: impl Into<String>) -> Self {
@@ -49,7 +57,11 @@ impl OAuthError {
     }
 
     pub(crate) fn server_error() -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "The server failed to process the request.")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "The server failed to process the request.",
+        )
     }
 }
 
@@ -70,14 +82,18 @@ impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
         let mut response = (
             self.status,
-            [(header::CACHE_CONTROL, "no-store"), (header::PRAGMA, "no-cache")],
+            [
+                (header::CACHE_CONTROL, "no-store"),
+                (header::PRAGMA, "no-cache"),
+            ],
             Json(json!({"error": self.error, "error_description": self.description})),
         )
             .into_response();
         if self.status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Basic realm=\"authbridge\""));
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Basic realm=\"authbridge\""),
+            );
         }
         response
     }

@@ -18,18 +18,24 @@ pub struct KeyRing {
 impl KeyRing {
     /// Loads the keys from `store`, generating and storing a current and a next key when the
     /// store has none.
-    pub async fn load_or_create(store: &dyn Store, now: DateTime<Utc>) -> Result<Self, ServerError> {
+    pub async fn load_or_create(
+        store: &dyn Store,
+        now: DateTime<Utc>,
+    ) -> Result<Self, ServerError> {
         let mut stored = store.signing_keys().await?;
         if stored.is_empty() {
-            let fresh = [(KeyStatus::Current, SigningKey::generate()?), (KeyStatus::Next, SigningKey::generate()?)]
-                .into_iter()
-                .map(|(status, key)| StoredKey {
-                    kid: key.kid().to_owned(),
-                    pkcs8: key.pkcs8_der().to_vec(),
-                    status,
-                    created_at: now,
-                })
-                .collect::<Vec<_>>();
+            let fresh = [
+                (KeyStatus::Current, SigningKey::generate()?),
+                (KeyStatus::Next, SigningKey::generate()?),
+            ]
+            .into_iter()
+            .map(|(status, key)| StoredKey {
+                kid: key.kid().to_owned(),
+                pkcs8: key.pkcs8_der().to_vec(),
+                status,
+                created_at: now,
+            })
+            .collect::<Vec<_>>();
             if store.insert_signing_keys_if_empty(&fresh).await? {
                 tracing::info!(kids = ?fresh.iter().map(|key| &key.kid).collect::<Vec<_>>(), "generated signing keys");
             }

@@ -114,7 +114,16 @@ impl Broker {
         actions: ActionRunner,
     ) -> Result<Self, ServerError> {
         let keys = KeyRing::load_or_create(store.as_ref(), clock.now()).await?;
-        Ok(Self { inner: Arc::new(BrokerInner { settings, store, clock, keys, federation, actions }) })
+        Ok(Self {
+            inner: Arc::new(BrokerInner {
+                settings,
+                store,
+                clock,
+                keys,
+                federation,
+                actions,
+            }),
+        })
     }
 
     /// Returns the broker's settings.
@@ -130,12 +139,21 @@ impl Broker {
     /// Returns the router serving every broker endpoint.
     pub fn router(&self) -> Router {
         Router::new()
-            .route("/.well-known/openid-configuration", get(discovery::openid_configuration))
+            .route(
+                "/.well-known/openid-configuration",
+                get(discovery::openid_configuration),
+            )
             .route("/.well-known/jwks.json", get(discovery::jwks))
             .route("/authorize", get(authorize::authorize))
-            .route("/login/callback", get(callback::callback).post(callback::callback_form))
+            .route(
+                "/login/callback",
+                get(callback::callback).post(callback::callback_form),
+            )
             .route("/oauth/token", post(token::token))
-            .route("/userinfo", get(userinfo::userinfo).post(userinfo::userinfo))
+            .route(
+                "/userinfo",
+                get(userinfo::userinfo).post(userinfo::userinfo),
+            )
             .route("/api/v2/users/{id}", get(management::get_user))
             .layer(tower_http::trace::TraceLayer::new_for_http())
             .with_state(self.clone())
@@ -147,7 +165,11 @@ impl Broker {
         listener: tokio::net::TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let app = self.router().into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+        let app = self
+            .router()
+            .into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
     }
 }

@@ -70,10 +70,21 @@ async fn run(
         .actions("post-login")
         .await?
         .into_iter()
-        .map(|action| ActionScript { id: action.id, name: action.name, code: action.code, secrets: action.secrets })
+        .map(|action| ActionScript {
+            id: action.id,
+            name: action.name,
+            code: action.code,
+            secrets: action.secrets,
+        })
         .collect();
 
-    let event = post_login_event(broker, transaction, &user, client.as_ref(), connection.as_ref());
+    let event = post_login_event(
+        broker,
+        transaction,
+        &user,
+        client.as_ref(),
+        connection.as_ref(),
+    );
     let outcome = match broker.inner.actions.run_post_login(scripts, event).await {
         Ok(outcome) => outcome,
         Err(error) => {

@@ -47,7 +47,11 @@ pub(crate) struct ManagementError {
 
 impl ManagementError {
     fn new(status: StatusCode, message: impl Into<String>, error_code: &'static str) -> Self {
-        Self { status, message: message.into(), error_code }
+        Self {
+            status,
+            message: message.into(),
+            error_code,
+        }
     }
 }
 
@@ -87,12 +91,17 @@ impl Caller {
 
 fn authorize_caller(broker: &Broker, headers: &HeaderMap) -> Result<Caller, ManagementError> {
     let token = bearer_token(headers).ok_or_else(|| {
-        ManagementError::new(StatusCode::UNAUTHORIZED, "Missing authentication", "missing_authentication")
+        ManagementError::new(
+            StatusCode::UNAUTHORIZED,
+            "Missing authentication",
+            "missing_authentication",
+        )
     })?;
-    let claims = verify_access_token(broker, token, &broker.settings().management_audience()).map_err(|error| {
-        tracing::warn!(target: "authbridge::security", %error, "Management API token rejected");
-        ManagementError::new(StatusCode::UNAUTHORIZED, "Invalid token", "invalid_token")
-    })?;
+    let claims = verify_access_token(broker, token, &broker.settings().management_audience())
+        .map_err(|error| {
+            tracing::warn!(target: "authbridge::security", %error, "Management API token rejected");
+            ManagementError::new(StatusCode::UNAUTHORIZED, "Invalid token", "invalid_token")
+        })?;
     let scopes = claims
         .get("scope")
         .and_then(Value::as_str)
@@ -112,20 +121,36 @@ pub(crate) async fn get_user(
 
     let user = broker.store().user(&user_id).await.map_err(|error| {
         tracing::error!(%error, "loading a user failed");
-        ManagementError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal error", "internal_error")
+        ManagementError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal error",
+            "internal_error",
+        )
     })?;
     let user = user.ok_or_else(|| {
-        ManagementError::new(StatusCode::NOT_FOUND, "The user does not exist.", "inexistent_user")
+        ManagementError::new(
+            StatusCode::NOT_FOUND,
+            "The user does not exist.",
+            "inexistent_user",
+        )
     })?;
     let with_tokens = caller.has("read:user_idp_tokens");
     if with_tokens {
         tracing::info!(target: "authbridge::security", user_id = %user.user_id, "upstream tokens read through the Management API");
     }
-    Ok(Json(user_json(&user, with_tokens, broker.inner.clock.now())))
+    Ok(Json(user_json(
+        &user,
+        with_tokens,
+        broker.inner.clock.now(),
+    )))
 }
 
 /// Renders a user as the Management API returns it.
-pub(crate) fn user_json(user: &User, with_tokens: bool, now: chrono::DateTime<chrono::Utc>) -> Value {
+pub(crate) fn user_json(
+    user: &User,
+    with_tokens: bool,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Value {
     let identities: Vec<Value> = user
         .identities
         .iter()
@@ -145,7 +170,10 @@ pub(crate) fn user_json(user: &User, with_tokens: bool, now: chrono::DateTime<ch
                     object.insert("refresh_token".into(), json!(refresh_token));
                 }
                 if let Some(expires_at) = tokens.expires_at {
-                    object.insert("expires_in".into(), json!((expires_at - now).num_seconds().max(0)));
+                    object.insert(
+                        "expires_in".into(),
+                        json!((expires_at - now).num_seconds().max(0)),
+                    );
                 }
             }
             value
@@ -169,8 +197,14 @@ pub(crate) fn user_json(user: &User, with_tokens: bool, now: chrono::DateTime<ch
     }
     body.insert("email_verified".into(), json!(user.email_verified));
     body.insert("identities".into(), Value::Array(identities));
-    body.insert("app_metadata".into(), Value::Object(user.app_metadata.clone()));
-    body.insert("user_metadata".into(), Value::Object(user.user_metadata.clone()));
+    body.insert(
+        "app_metadata".into(),
+        Value::Object(user.app_metadata.clone()),
+    );
+    body.insert(
+        "user_metadata".into(),
+        Value::Object(user.user_metadata.clone()),
+    );
     body.insert("created_at".into(), json!(iso(user.created_at)));
     body.insert("updated_at".into(), json!(iso(user.updated_at)));
     if let Some(last_login) = user.last_login {

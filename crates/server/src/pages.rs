@@ -33,7 +33,13 @@ struct ConnectionsPage<'a> {
 
 /// The page that lets the user pick one of several enabled connections.
 pub(crate) fn connection_chooser(client_name: &str, connections: &[ConnectionLink]) -> Response {
-    render(StatusCode::OK, &ConnectionsPage { client_name, connections })
+    render(
+        StatusCode::OK,
+        &ConnectionsPage {
+            client_name,
+            connections,
+        },
+    )
 }
 
 #[derive(Template)]
@@ -53,7 +59,11 @@ fn render(status: StatusCode, template: &impl Template) -> Response {
         Ok(body) => (status, Html(body)).into_response(),
         Err(error) => {
             tracing::error!(%error, "rendering a page failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "The page could not be rendered.").into_response()
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The page could not be rendered.",
+            )
+                .into_response()
         }
     }
 }

@@ -51,7 +51,13 @@ impl ResponseTarget {
 
 /// Returns a `302 Found` to `location`.
 pub(crate) fn redirect(location: &str) -> Response {
-    (StatusCode::FOUND, [(header::LOCATION, location.to_owned()), (header::CACHE_CONTROL, "no-store".to_owned())])
+    (
+        StatusCode::FOUND,
+        [
+            (header::LOCATION, location.to_owned()),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+    )
         .into_response()
 }
 
@@ -66,7 +72,9 @@ fn append(base: &str, separator: char, params: &[(String, String)]) -> String {
     match separator {
         '?' => {
             let joiner = if base.contains('?') { '&' } else { '?' };
-            let fragment = existing_fragment.map(|fragment| format!("#{fragment}")).unwrap_or_default();
+            let fragment = existing_fragment
+                .map(|fragment| format!("#{fragment}"))
+                .unwrap_or_default();
             format!("{base}{joiner}{encoded}{fragment}")
         }
         _ => format!("{base}#{encoded}"),
@@ -77,7 +85,13 @@ fn append(base: &str, separator: char, params: &[(String, String)]) -> String {
 pub(crate) fn encode_pairs(params: &[(String, String)]) -> String {
     params
         .iter()
-        .map(|(name, value)| format!("{}={}", utf8_percent_encode(name, COMPONENT), utf8_percent_encode(value, COMPONENT)))
+        .map(|(name, value)| {
+            format!(
+                "{}={}",
+                utf8_percent_encode(name, COMPONENT),
+                utf8_percent_encode(value, COMPONENT)
+            )
+        })
         .collect::<Vec<_>>()
         .join("&")
 }
@@ -87,13 +101,19 @@ mod tests {
     use super::*;
 
     fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
-        items.iter().map(|(name, value)| ((*name).to_owned(), (*value).to_owned())).collect()
+        items
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+            .collect()
     }
 
     #[test]
     fn values_are_encoded_like_encode_uri_component() {
         let encoded = encode_pairs(&pairs(&[
-            ("error_description", "Please verify your email & try again (#42)"),
+            (
+                "error_description",
+                "Please verify your email & try again (#42)",
+            ),
             ("state", "xyz+1"),
         ]));
         assert_eq!(
@@ -105,7 +125,13 @@ mod tests {
     #[test]
     fn query_is_joined_to_existing_query_before_fragment() {
         let params = pairs(&[("code", "c")]);
-        assert_eq!(append("https://app.test/cb?x=1#top", '?', &params), "https://app.test/cb?x=1&code=c#top");
-        assert_eq!(append("https://app.test/cb", '#', &params), "https://app.test/cb#code=c");
+        assert_eq!(
+            append("https://app.test/cb?x=1#top", '?', &params),
+            "https://app.test/cb?x=1&code=c#top"
+        );
+        assert_eq!(
+            append("https://app.test/cb", '#', &params),
+            "https://app.test/cb#code=c"
+        );
     }
 }

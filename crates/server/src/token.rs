@@ -18,10 +18,17 @@ use crate::client_auth::authenticate;
 use crate::error::OAuthError;
 use crate::tokens::{self, TokenResponse};
 
-pub(crate) async fn token(State(broker): State<Broker>, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn token(
+    State(broker): State<Broker>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     match handle(&broker, &headers, &body).await {
         Ok(response) => (
-            [(header::CACHE_CONTROL, "no-store"), (header::PRAGMA, "no-cache")],
+            [
+                (header::CACHE_CONTROL, "no-store"),
+                (header::PRAGMA, "no-cache"),
+            ],
             Json(response),
         )
             .into_response(),
@@ -29,7 +36,11 @@ pub(crate) async fn token(State(broker): State<Broker>, headers: HeaderMap, body
     }
 }
 
-async fn handle(broker: &Broker, headers: &HeaderMap, body: &[u8]) -> Result<TokenResponse, OAuthError> {
+async fn handle(
+    broker: &Broker,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<TokenResponse, OAuthError> {
     let form = parse_body(headers, body)?;
     let grant_type = form
         .get("grant_type")
@@ -74,7 +85,9 @@ fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<HashMap<String, String
         let mut form = HashMap::new();
         for (name, value) in url::form_urlencoded::parse(body) {
             if form.insert(name.to_string(), value.into_owned()).is_some() {
-                return Err(OAuthError::invalid_request(format!("The parameter {name} is repeated.")));
+                return Err(OAuthError::invalid_request(format!(
+                    "The parameter {name} is repeated."
+                )));
             }
         }
         return Ok(form);
@@ -107,8 +120,16 @@ async fn authorization_code(
     }
     match form.get("redirect_uri") {
         Some(redirect_uri) if *redirect_uri == code.redirect_uri => {}
-        Some(_) => return Err(OAuthError::invalid_grant("The redirect_uri does not match the one of the authorization request.")),
-        None => return Err(OAuthError::invalid_request("Missing required parameter: redirect_uri")),
+        Some(_) => {
+            return Err(OAuthError::invalid_grant(
+                "The redirect_uri does not match the one of the authorization request.",
+            ));
+        }
+        None => {
+            return Err(OAuthError::invalid_request(
+                "Missing required parameter: redirect_uri",
+            ));
+        }
     }
     let verifier = form.get("code_verifier");
     match (&code.code_challenge, verifier) {
@@ -118,8 +139,16 @@ async fn authorization_code(
                 return Err(OAuthError::invalid_grant("Failed to verify code verifier"));
             }
         }
-        (Some(_), None) => return Err(OAuthError::invalid_grant("Missing code_verifier for a code issued with a code_challenge")),
-        (None, Some(_)) => return Err(OAuthError::invalid_grant("code_verifier sent for a code issued without a code_challenge")),
+        (Some(_), None) => {
+            return Err(OAuthError::invalid_grant(
+                "Missing code_verifier for a code issued with a code_challenge",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(OAuthError::invalid_grant(
+                "code_verifier sent for a code issued without a code_challenge",
+            ));
+        }
         (None, None) => {}
     }
 
@@ -129,7 +158,11 @@ async fn authorization_code(
         .await?
         .ok_or_else(|| OAuthError::invalid_grant("The user of this code no longer exists."))?;
     if user.blocked {
-        return Err(OAuthError::new(StatusCode::FORBIDDEN, "unauthorized", "user is blocked"));
+        return Err(OAuthError::new(
+            StatusCode::FORBIDDEN,
+            "unauthorized",
+            "user is blocked",
+        ));
     }
     Ok(tokens::issue_for_code(broker, &code, &user).await?)
 }
@@ -151,13 +184,23 @@ async fn client_credentials(
         .filter(|audience| !audience.is_empty())
         .ok_or_else(|| OAuthError::invalid_request("Missing required parameter: audience"))?;
     let Some(api) = broker.store().resource_server(audience).await? else {
-        return Err(OAuthError::new(StatusCode::FORBIDDEN, "access_denied", format!("Service not found: {audience}")));
-    };
-    let Some(grant) = broker.store().client_grant(&client.client_id, audience).await? else {
         return Err(OAuthError::new(
             StatusCode::FORBIDDEN,
             "access_denied",
-            format!("Client is not authorized to access \"{audience}\". You need to create a \"client-grant\" associated to this API."),
+            format!("Service not found: {audience}"),
+        ));
+    };
+    let Some(grant) = broker
+        .store()
+        .client_grant(&client.client_id, audience)
+        .await?
+    else {
+        return Err(OAuthError::new(
+            StatusCode::FORBIDDEN,
+            "access_denied",
+            format!(
+                "Client is not authorized to access \"{audience}\". You need to create a \"client-grant\" associated to this API."
+            ),
         ));
     };
 
@@ -175,5 +218,10 @@ async fn client_credentials(
             requested
         }
     };
-    Ok(tokens::issue_client_credentials(broker, &client.client_id, &api, &scopes.join(" "))?)
+    Ok(tokens::issue_client_credentials(
+        broker,
+        &client.client_id,
+        &api,
+        &scopes.join(" "),
+    )?)
 }

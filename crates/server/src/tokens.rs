@@ -56,7 +56,11 @@ pub(crate) async fn issue_for_code(
     let scopes = granted_scopes(&code.scope, api.as_ref());
     let scope = scopes.join(" ");
     let has_openid = scopes.iter().any(|scope| scope == "openid");
-    let lifetime = api.as_ref().map_or(settings.access_token_lifetime.num_seconds(), |api| api.token_lifetime);
+    let lifetime = api
+        .as_ref()
+        .map_or(settings.access_token_lifetime.num_seconds(), |api| {
+            api.token_lifetime
+        });
 
     let audience = match (&code.audience, has_openid) {
         (Some(audience), true) => json!([audience, settings.userinfo_audience()]),
@@ -72,23 +76,35 @@ pub(crate) async fn issue_for_code(
     access_claims.insert("scope".into(), json!(scope));
     access_claims.insert("azp".into(), json!(code.client_id));
     for (name, value) in &code.access_token_claims {
-        access_claims.entry(name.clone()).or_insert_with(|| value.clone());
+        access_claims
+            .entry(name.clone())
+            .or_insert_with(|| value.clone());
     }
-    let access_token = broker.inner.keys.current().sign(&Value::Object(access_claims))?;
+    let access_token = broker
+        .inner
+        .keys
+        .current()
+        .sign(&Value::Object(access_claims))?;
 
     let id_token = if has_openid {
         let mut claims = profile_claims(user, &scopes);
         claims.insert("iss".into(), json!(settings.issuer));
         claims.insert("aud".into(), json!(code.client_id));
         claims.insert("iat".into(), json!(now.timestamp()));
-        claims.insert("exp".into(), json!(now.timestamp() + settings.id_token_lifetime.num_seconds()));
+        claims.insert(
+            "exp".into(),
+            json!(now.timestamp() + settings.id_token_lifetime.num_seconds()),
+        );
         claims.insert("sub".into(), json!(user.user_id));
         claims.insert("sid".into(), json!(code.session_id));
         claims.insert("auth_time".into(), json!(code.auth_time.timestamp()));
         if let Some(nonce) = &code.nonce {
             claims.insert("nonce".into(), json!(nonce));
         }
-        claims.insert("at_hash".into(), json!(authbridge_oidc::jwt::at_hash(&access_token)));
+        claims.insert(
+            "at_hash".into(),
+            json!(authbridge_oidc::jwt::at_hash(&access_token)),
+        );
         for (name, value) in &code.id_token_claims {
             claims.entry(name.clone()).or_insert_with(|| value.clone());
         }
@@ -108,7 +124,13 @@ pub(crate) async fn issue_for_code(
         })
         .await?;
 
-    Ok(TokenResponse { access_token, id_token, scope, expires_in: lifetime, token_type: "Bearer" })
+    Ok(TokenResponse {
+        access_token,
+        id_token,
+        scope,
+        expires_in: lifetime,
+        token_type: "Bearer",
+    })
 }
 
 /// Returns the standard profile claims of `user` that `scopes` release, in Auth0's order.
@@ -175,7 +197,10 @@ mod tests {
             scopes: vec!["read:x".into()],
             token_lifetime: 60,
         };
-        let granted = granted_scopes("openid profile app_metadata roles read:x write:y", Some(&api));
+        let granted = granted_scopes(
+            "openid profile app_metadata roles read:x write:y",
+            Some(&api),
+        );
         assert_eq!(granted, vec!["openid", "profile", "read:x"]);
     }
 }

@@ -30,7 +30,12 @@ async fn claims_for(broker: &Broker, token: &str) -> Result<Value, Response> {
 
     let grant = match broker.store().userinfo_grant(&token_hash(token)).await {
         Ok(Some(grant)) => grant,
-        Ok(None) => return Err(unauthorized("invalid_token", "The access token is invalid or expired")),
+        Ok(None) => {
+            return Err(unauthorized(
+                "invalid_token",
+                "The access token is invalid or expired",
+            ));
+        }
         Err(error) => {
             tracing::error!(%error, "loading a userinfo grant failed");
             return Err(StatusCode::INTERNAL_SERVER_ERROR.into_response());
@@ -38,7 +43,10 @@ async fn claims_for(broker: &Broker, token: &str) -> Result<Value, Response> {
     };
     let scopes = authbridge_core::claims::split_scopes(&grant.scope);
     if !scopes.iter().any(|scope| scope == "openid") {
-        return Err(unauthorized("insufficient_scope", "The access token was not granted the openid scope"));
+        return Err(unauthorized(
+            "insufficient_scope",
+            "The access token was not granted the openid scope",
+        ));
     }
     let user = match broker.store().user(&grant.user_id).await {
         Ok(Some(user)) => user,
@@ -65,10 +73,14 @@ pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 }
 
 fn unauthorized(error: &str, description: &str) -> Response {
-    let challenge = format!("Bearer realm=\"authbridge\", error=\"{error}\", error_description=\"{description}\"");
+    let challenge = format!(
+        "Bearer realm=\"authbridge\", error=\"{error}\", error_description=\"{description}\""
+    );
     let mut response = (StatusCode::UNAUTHORIZED, description.to_owned()).into_response();
     if let Ok(value) = HeaderValue::from_str(&challenge) {
-        response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
     }
     response
 }
