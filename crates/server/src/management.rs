@@ -3,7 +3,7 @@
 //! Callers present a client-credentials access token for the audience `{issuer}api/v2/`;
 //! each endpoint checks the scopes it needs. Errors use the Management API's shape
 //! `{statusCode, error, message, errorCode}`. Upstream tokens appear in a user's identities
-//! only when the token holds `read:user_idp_tokens`; otherwise the keys are absent.
+//! only when the caller's token has the scope `read:user_idp_tokens`; otherwise the keys are absent.
 
 use authbridge_core::model::User;
 use authbridge_oidc::jwt::{self, Expectations};

@@ -31,7 +31,7 @@ struct ConnectionsPage<'a> {
     connections: &'a [ConnectionLink],
 }
 
-/// The page that lets the user pick one of several enabled connections.
+/// Renders the page that lets the user pick one of several enabled connections.
 pub(crate) fn connection_chooser(client_name: &str, connections: &[ConnectionLink]) -> Response {
     render(
         StatusCode::OK,
@@ -49,7 +49,7 @@ struct FormPostPage<'a> {
     fields: &'a [(String, String)],
 }
 
-/// The self-submitting form that delivers an authorization response with `form_post`.
+/// Renders the self-submitting form that delivers an authorization response with `form_post`.
 pub(crate) fn form_post(action: &str, fields: &[(String, String)]) -> Response {
     render(StatusCode::OK, &FormPostPage { action, fields })
 }

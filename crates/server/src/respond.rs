@@ -19,7 +19,7 @@ const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'(')
     .remove(b')');
 
-/// Where and how to deliver an authorization response.
+/// The destination and delivery mode of an authorization response.
 #[derive(Debug, Clone)]
 pub(crate) struct ResponseTarget {
     pub(crate) redirect_uri: String,

@@ -10,6 +10,8 @@ use sha2::{Digest as _, Sha256};
 use crate::login::iso;
 use crate::{Broker, ServerError};
 
+// TODO-compat: no refresh tokens are issued yet, so `offline_access` is never granted.
+
 /// Scopes of OpenID Connect the broker grants to users.
 const OIDC_SCOPES: &[&str] = &["openid", "profile", "email"];
 

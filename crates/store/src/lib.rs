@@ -5,8 +5,8 @@
 //! in progress, authorization codes and what `/userinfo` releases. [`SqliteStore`] keeps it in
 //! one SQLite file (or in memory for tests); a PostgreSQL backend implements the same trait.
 //!
-//! Records read by key only (clients, connections, actions, codes) are stored as JSON text;
-//! users and identities have columns of their own because they are searched.
+//! Records read by key only (clients, connections, actions, codes) are stored as JSON text.
+//! Users and identities have columns of their own because they are searched.
 
 mod sqlite;
 
@@ -98,7 +98,7 @@ impl std::fmt::Debug for StoredKey {
 pub trait Store: Send + Sync {
     /// Returns every stored signing key, oldest first.
     async fn signing_keys(&self) -> StoreResult<Vec<StoredKey>>;
-    /// Stores `keys` if the store holds no signing key yet; returns whether they were stored.
+    /// Stores `keys` when the store contains no signing key yet, and returns whether it stored them.
     async fn insert_signing_keys_if_empty(&self, keys: &[StoredKey]) -> StoreResult<bool>;
 
     /// Creates or replaces a client.
@@ -109,7 +109,11 @@ pub trait Store: Send + Sync {
     /// Creates or replaces the grant of a client for an API.
     async fn upsert_client_grant(&self, grant: &ClientGrant) -> StoreResult<()>;
     /// Returns the grant of `client_id` for the API `audience`.
-    async fn client_grant(&self, client_id: &str, audience: &str) -> StoreResult<Option<ClientGrant>>;
+    async fn client_grant(
+        &self,
+        client_id: &str,
+        audience: &str,
+    ) -> StoreResult<Option<ClientGrant>>;
 
     /// Creates or replaces an API.
     async fn upsert_resource_server(&self, api: &ResourceServer) -> StoreResult<()>;

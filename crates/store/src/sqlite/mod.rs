@@ -173,7 +173,11 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn client_grant(&self, client_id: &str, audience: &str) -> StoreResult<Option<ClientGrant>> {
+    async fn client_grant(
+        &self,
+        client_id: &str,
+        audience: &str,
+    ) -> StoreResult<Option<ClientGrant>> {
         let body: Option<String> = sqlx::query_scalar(
             "SELECT body FROM client_grants WHERE client_id = $1 AND audience = $2",
         )
@@ -181,7 +185,8 @@ impl Store for SqliteStore {
         .bind(audience)
         .fetch_optional(self.pool())
         .await?;
-        body.map(|body| decode("client grant", client_id, &body)).transpose()
+        body.map(|body| decode("client grant", client_id, &body))
+            .transpose()
     }
 
     async fn upsert_resource_server(&self, api: &ResourceServer) -> StoreResult<()> {
