@@ -66,6 +66,9 @@ pub(crate) async fn provision(
     actions: Vec<Action>,
 ) -> anyhow::Result<()> {
     store
+        .put_tenant_setting("tenant_name", &serde_json::json!("authbridge-demo"))
+        .await?;
+    store
         .upsert_client(&Client {
             client_id: DEMO_WEB_ID.into(),
             name: "Demo web application".into(),

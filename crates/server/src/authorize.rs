@@ -188,7 +188,9 @@ async fn validate(
         match broker.store().resource_server(audience).await {
             Ok(Some(_)) => {}
             Ok(None) => {
-                return Err(target.error("access_denied", &format!("Service not found: {audience}")));
+                return Err(
+                    target.error("access_denied", &format!("Service not found: {audience}"))
+                );
             }
             Err(error) => {
                 tracing::error!(%error, "loading an API failed");

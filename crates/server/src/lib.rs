@@ -43,7 +43,8 @@ pub use keys::KeyRing;
 pub struct BrokerSettings {
     /// The public base URL with a trailing slash, e.g. `http://localhost:3000/`.
     pub issuer: String,
-    /// The tenant's name, shown to actions as `event.tenant.id`.
+    /// The tenant's name, shown to actions as `event.tenant.id`; the store's `tenant_name`
+    /// setting replaces it when present.
     pub tenant: String,
     pub id_token_lifetime: chrono::Duration,
     /// Access token lifetime when the request names no API.
@@ -113,6 +114,15 @@ impl Broker {
         federation: Federation,
         actions: ActionRunner,
     ) -> Result<Self, ServerError> {
+        let mut settings = settings;
+        if let Some(tenant) = store
+            .tenant_setting("tenant_name")
+            .await?
+            .as_ref()
+            .and_then(|value| value.as_str())
+        {
+            settings.tenant = tenant.to_owned();
+        }
         let keys = KeyRing::load_or_create(store.as_ref(), clock.now()).await?;
         Ok(Self {
             inner: Arc::new(BrokerInner {

@@ -96,6 +96,11 @@ impl std::fmt::Debug for StoredKey {
 /// The tenant's persistent state.
 #[async_trait]
 pub trait Store: Send + Sync {
+    /// Returns the tenant setting `key`, a JSON value.
+    async fn tenant_setting(&self, key: &str) -> StoreResult<Option<serde_json::Value>>;
+    /// Creates or replaces the tenant setting `key`.
+    async fn put_tenant_setting(&self, key: &str, value: &serde_json::Value) -> StoreResult<()>;
+
     /// Returns every stored signing key, oldest first.
     async fn signing_keys(&self) -> StoreResult<Vec<StoredKey>>;
     /// Stores `keys` when the store contains no signing key yet, and returns whether it stored them.

@@ -147,3 +147,23 @@ async fn completion_for_unknown_user_fails_without_writing() {
     assert!(result.is_err());
     assert!(store.user("oidc|x|missing").await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn tenant_setting_is_replaced_on_second_put() {
+    let store = SqliteStore::in_memory().await.unwrap();
+    assert_eq!(store.tenant_setting("tenant_name").await.unwrap(), None);
+
+    store
+        .put_tenant_setting("tenant_name", &json!("first"))
+        .await
+        .unwrap();
+    store
+        .put_tenant_setting("tenant_name", &json!("second"))
+        .await
+        .unwrap();
+
+    assert_eq!(
+        store.tenant_setting("tenant_name").await.unwrap(),
+        Some(json!("second"))
+    );
+}

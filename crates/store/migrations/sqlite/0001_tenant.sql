@@ -88,3 +88,9 @@ CREATE TABLE client_grants (
     body TEXT NOT NULL,
     UNIQUE (client_id, audience)
 );
+
+-- Tenant-wide settings, one JSON value per key.
+CREATE TABLE tenant_settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);

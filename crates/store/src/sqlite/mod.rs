@@ -97,6 +97,29 @@ pub(crate) fn decode<T: DeserializeOwned>(
 
 #[async_trait]
 impl Store for SqliteStore {
+    async fn tenant_setting(&self, key: &str) -> StoreResult<Option<serde_json::Value>> {
+        let value: Option<String> =
+            sqlx::query_scalar("SELECT value FROM tenant_settings WHERE key = $1")
+                .bind(key)
+                .fetch_optional(self.pool())
+                .await?;
+        value
+            .map(|value| decode("tenant setting", key, &value))
+            .transpose()
+    }
+
+    async fn put_tenant_setting(&self, key: &str, value: &serde_json::Value) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO tenant_settings (key, value) VALUES ($1, $2) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(encode("tenant setting", value)?)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
     async fn signing_keys(&self) -> StoreResult<Vec<StoredKey>> {
         let rows = sqlx::query(
             "SELECT kid, pkcs8, status, created_at FROM signing_keys ORDER BY created_at, kid",
