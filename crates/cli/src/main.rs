@@ -10,6 +10,7 @@ mod login;
 mod relying_party;
 mod stack;
 mod tenant;
+mod token_keys;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -87,8 +87,13 @@ impl Stack {
             clock.clone(),
         )?);
 
-        let store: Arc<dyn Store> =
-            Arc::new(SqliteStore::open(&config.data_dir.join("tenant.db")).await?);
+        let store: Arc<dyn Store> = Arc::new(
+            SqliteStore::open(
+                &config.data_dir.join("tenant.db"),
+                crate::token_keys::load_or_create(&config.data_dir)?,
+            )
+            .await?,
+        );
         let actions_dir = config.actions_dir();
         if config.actions.dir.is_none() {
             tenant::seed_actions_dir(&actions_dir)?;

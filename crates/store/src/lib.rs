@@ -5,9 +5,12 @@
 //! in progress, authorization codes and what `/userinfo` releases. [`SqliteStore`] keeps it in
 //! one SQLite file (or in memory for tests); a PostgreSQL backend implements the same trait.
 //!
+//! Upstream tokens are encrypted at rest with a [`TokenCipher`].
+//!
 //! Records read by key only (clients, connections, actions, codes) are stored as JSON text.
 //! Users and identities have columns of their own because they are searched.
 
+mod cipher;
 mod sqlite;
 
 use async_trait::async_trait;
@@ -17,6 +20,7 @@ use authbridge_core::model::{
 };
 use chrono::{DateTime, Utc};
 
+pub use cipher::{CipherError, KEY_LEN as TOKEN_KEY_LEN, TokenCipher};
 pub use sqlite::SqliteStore;
 
 /// Failures of the store. Messages name records by id, never by secret content.
@@ -37,6 +41,8 @@ pub enum StoreError {
         what: &'static str,
         source: serde_json::Error,
     },
+    #[error(transparent)]
+    Cipher(#[from] CipherError),
     #[error("user {0} does not exist")]
     UserNotFound(String),
 }

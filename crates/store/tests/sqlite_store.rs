@@ -3,7 +3,7 @@
 use authbridge_core::model::{
     AuthorizationCode, FederatedLogin, LoginCompletion, UpstreamProfile, UpstreamTokens,
 };
-use authbridge_store::{SqliteStore, Store};
+use authbridge_store::{SqliteStore, Store, TokenCipher};
 use chrono::{Duration, Utc};
 use serde_json::{Map, Value, json};
 
@@ -30,7 +30,7 @@ fn login(access: &str, refresh: Option<&str>) -> FederatedLogin {
 
 async fn file_store() -> (tempfile::TempDir, SqliteStore) {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("tenant.db"))
+    let store = SqliteStore::open(&dir.path().join("tenant.db"), TokenCipher::ephemeral())
         .await
         .unwrap();
     (dir, store)
@@ -166,4 +166,26 @@ async fn tenant_setting_is_replaced_on_second_put() {
         store.tenant_setting("tenant_name").await.unwrap(),
         Some(json!("second"))
     );
+}
+
+#[tokio::test]
+async fn upstream_tokens_are_encrypted_in_the_database_file() {
+    let (dir, store) = file_store().await;
+    store
+        .record_federated_login(
+            &login("st2.plain-access-token", Some("plain-refresh-token")),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    drop(store);
+
+    let mut raw = Vec::new();
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        raw.extend(std::fs::read(entry.unwrap().path()).unwrap());
+    }
+    let raw = String::from_utf8_lossy(&raw);
+    assert!(raw.contains("ada@example.com"));
+    assert!(!raw.contains("plain-access-token"));
+    assert!(!raw.contains("plain-refresh-token"));
 }

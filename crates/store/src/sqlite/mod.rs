@@ -5,6 +5,7 @@ mod users;
 
 use std::path::Path;
 use std::str::FromStr as _;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -18,7 +19,7 @@ use serde::de::DeserializeOwned;
 use sqlx::Row as _;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
-use crate::{KeyStatus, Store, StoreError, StoreResult, StoredKey};
+use crate::{KeyStatus, Store, StoreError, StoreResult, StoredKey, TokenCipher};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -26,11 +27,13 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    cipher: Arc<TokenCipher>,
 }
 
 impl SqliteStore {
     /// Opens (creating if needed) the database file at `path` and applies migrations.
-    pub async fn open(path: &Path) -> StoreResult<Self> {
+    /// Upstream tokens are encrypted with `cipher`.
+    pub async fn open(path: &Path, cipher: TokenCipher) -> StoreResult<Self> {
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -41,10 +44,10 @@ impl SqliteStore {
             .max_connections(8)
             .connect_with(options)
             .await?;
-        Self::migrated(pool).await
+        Self::migrated(pool, cipher).await
     }
 
-    /// Opens a private in-memory database, for tests.
+    /// Opens a private in-memory database with a random token key, for tests.
     pub async fn in_memory() -> StoreResult<Self> {
         let options = SqliteConnectOptions::from_str("sqlite::memory:")?.foreign_keys(true);
         // Every connection to `:memory:` is a separate database, so the pool keeps exactly one.
@@ -55,12 +58,15 @@ impl SqliteStore {
             .max_lifetime(None)
             .connect_with(options)
             .await?;
-        Self::migrated(pool).await
+        Self::migrated(pool, TokenCipher::ephemeral()).await
     }
 
-    async fn migrated(pool: SqlitePool) -> StoreResult<Self> {
+    async fn migrated(pool: SqlitePool, cipher: TokenCipher) -> StoreResult<Self> {
         MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            cipher: Arc::new(cipher),
+        })
     }
 
     /// Returns the connection pool, for the backend's own modules.
@@ -296,7 +302,7 @@ impl Store for SqliteStore {
     }
 
     async fn user(&self, user_id: &str) -> StoreResult<Option<User>> {
-        users::load_user(self.pool(), user_id).await
+        users::load_user(self.pool(), &self.cipher, user_id).await
     }
 
     async fn record_federated_login(
@@ -304,7 +310,7 @@ impl Store for SqliteStore {
         login: &FederatedLogin,
         at: DateTime<Utc>,
     ) -> StoreResult<User> {
-        users::record_federated_login(self.pool(), login, at).await
+        users::record_federated_login(self.pool(), &self.cipher, login, at).await
     }
 
     async fn complete_login(
@@ -312,7 +318,7 @@ impl Store for SqliteStore {
         user_id: &str,
         completion: &LoginCompletion,
     ) -> StoreResult<User> {
-        users::complete_login(self.pool(), user_id, completion).await
+        users::complete_login(self.pool(), &self.cipher, user_id, completion).await
     }
 
     async fn insert_transaction(&self, transaction: &LoginTransaction) -> StoreResult<()> {

@@ -1,7 +1,7 @@
 //! Users and their identities.
 //!
-// TODO-security: upstream tokens are stored in plain text; they are to be encrypted at rest
-// with AES-256-GCM under a key ring, with the key id kept beside each ciphertext.
+//! Upstream tokens are encrypted before they are written and decrypted when read, each bound
+//! to its user, connection and column.
 
 use authbridge_core::metadata::merge_top_level;
 use authbridge_core::model::{FederatedLogin, Identity, LoginCompletion, UpstreamTokens, User};
@@ -11,15 +11,51 @@ use sqlx::Row as _;
 use sqlx::sqlite::{SqlitePool, SqliteRow};
 
 use super::{decode, encode, from_millis, millis};
-use crate::{StoreError, StoreResult};
+use crate::{StoreError, StoreResult, TokenCipher};
 
-pub(super) async fn load_user(pool: &SqlitePool, user_id: &str) -> StoreResult<Option<User>> {
+/// Returns the associated data binding an encrypted token to its row and column.
+fn token_context(user_id: &str, connection: &str, column: &str) -> String {
+    format!("identities|{user_id}|{connection}|{column}")
+}
+
+fn seal(
+    cipher: &TokenCipher,
+    value: Option<&String>,
+    user_id: &str,
+    connection: &str,
+    column: &str,
+) -> StoreResult<Option<String>> {
+    value
+        .map(|value| cipher.encrypt(value, &token_context(user_id, connection, column)))
+        .transpose()
+        .map_err(Into::into)
+}
+
+fn open(
+    cipher: &TokenCipher,
+    value: Option<String>,
+    user_id: &str,
+    connection: &str,
+    column: &str,
+) -> StoreResult<Option<String>> {
+    value
+        .map(|value| cipher.decrypt(&value, &token_context(user_id, connection, column)))
+        .transpose()
+        .map_err(Into::into)
+}
+
+pub(super) async fn load_user(
+    pool: &SqlitePool,
+    cipher: &TokenCipher,
+    user_id: &str,
+) -> StoreResult<Option<User>> {
     let mut connection = pool.acquire().await?;
-    load_user_on(&mut connection, user_id).await
+    load_user_on(&mut connection, cipher, user_id).await
 }
 
 async fn load_user_on(
     connection: &mut sqlx::SqliteConnection,
+    cipher: &TokenCipher,
     user_id: &str,
 ) -> StoreResult<Option<User>> {
     let Some(row) = sqlx::query("SELECT * FROM users WHERE user_id = $1")
@@ -35,7 +71,7 @@ async fn load_user_on(
         .fetch_all(&mut *connection)
         .await?
         .iter()
-        .map(identity_from_row)
+        .map(|row| identity_from_row(row, cipher, user_id))
         .collect::<Result<Vec<_>, _>>()?;
 
     Ok(Some(user_from_row(&row, identities)?))
@@ -75,24 +111,44 @@ fn user_from_row(row: &SqliteRow, identities: Vec<Identity>) -> StoreResult<User
     })
 }
 
-fn identity_from_row(row: &SqliteRow) -> StoreResult<Identity> {
+fn identity_from_row(
+    row: &SqliteRow,
+    cipher: &TokenCipher,
+    user_id: &str,
+) -> StoreResult<Identity> {
+    let connection: String = row.try_get("connection")?;
+    let access_token = open(
+        cipher,
+        row.try_get("access_token")?,
+        user_id,
+        &connection,
+        "access_token",
+    )?;
+    let refresh_token = open(
+        cipher,
+        row.try_get("refresh_token")?,
+        user_id,
+        &connection,
+        "refresh_token",
+    )?;
     Ok(Identity {
         provider: row.try_get("provider")?,
-        connection: row.try_get("connection")?,
         user_id: row.try_get("identity_user_id")?,
         is_social: row.try_get("is_social")?,
         tokens: UpstreamTokens {
-            access_token: row.try_get("access_token")?,
-            refresh_token: row.try_get("refresh_token")?,
+            access_token,
+            refresh_token,
             expires_at: row
                 .try_get::<Option<i64>, _>("expires_at")?
                 .map(from_millis),
         },
+        connection,
     })
 }
 
 pub(super) async fn record_federated_login(
     pool: &SqlitePool,
+    cipher: &TokenCipher,
     login: &FederatedLogin,
     at: DateTime<Utc>,
 ) -> StoreResult<User> {
@@ -131,13 +187,25 @@ pub(super) async fn record_federated_login(
     .bind(&user_id)
     .bind(&login.connection)
     .bind(login.identity_user_id())
-    .bind(&login.tokens.access_token)
-    .bind(&login.tokens.refresh_token)
+    .bind(seal(
+        cipher,
+        login.tokens.access_token.as_ref(),
+        &user_id,
+        &login.connection,
+        "access_token",
+    )?)
+    .bind(seal(
+        cipher,
+        login.tokens.refresh_token.as_ref(),
+        &user_id,
+        &login.connection,
+        "refresh_token",
+    )?)
     .bind(login.tokens.expires_at.map(millis))
     .execute(&mut *transaction)
     .await?;
 
-    let user = load_user_on(&mut transaction, &user_id)
+    let user = load_user_on(&mut transaction, cipher, &user_id)
         .await?
         .ok_or_else(|| StoreError::UserNotFound(user_id.clone()))?;
     transaction.commit().await?;
@@ -146,6 +214,7 @@ pub(super) async fn record_federated_login(
 
 pub(super) async fn complete_login(
     pool: &SqlitePool,
+    cipher: &TokenCipher,
     user_id: &str,
     completion: &LoginCompletion,
 ) -> StoreResult<User> {
@@ -161,7 +230,7 @@ pub(super) async fn complete_login(
         return Err(StoreError::UserNotFound(user_id.to_owned()));
     }
 
-    let mut user = load_user_on(&mut transaction, user_id)
+    let mut user = load_user_on(&mut transaction, cipher, user_id)
         .await?
         .ok_or_else(|| StoreError::UserNotFound(user_id.to_owned()))?;
     merge_top_level(&mut user.app_metadata, &completion.app_metadata);
