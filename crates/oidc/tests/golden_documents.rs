@@ -15,7 +15,10 @@ fn discovery_document_matches_golden_file() {
 fn discovery_endpoints_have_no_double_slash() {
     let document = authbridge_oidc::discovery::document("https://tenant.example/");
     for (name, value) in document.as_object().unwrap() {
-        if let Some(url) = value.as_str().and_then(|value| value.strip_prefix("https://")) {
+        if let Some(url) = value
+            .as_str()
+            .and_then(|value| value.strip_prefix("https://"))
+        {
             assert!(!url.contains("//"), "{name} = {url}");
         }
     }
@@ -23,14 +26,22 @@ fn discovery_endpoints_have_no_double_slash() {
 
 #[test]
 fn jwks_lists_keys_in_auth0_field_order() {
-    let keys = [SigningKey::generate().unwrap(), SigningKey::generate().unwrap()];
+    let keys = [
+        SigningKey::generate().unwrap(),
+        SigningKey::generate().unwrap(),
+    ];
     let jwks = authbridge_oidc::keys::jwks(&keys);
     let entries = jwks["keys"].as_array().unwrap();
 
     assert_eq!(entries.len(), 2);
     assert_ne!(entries[0]["kid"], entries[1]["kid"]);
     for entry in entries {
-        let fields: Vec<&str> = entry.as_object().unwrap().keys().map(String::as_str).collect();
+        let fields: Vec<&str> = entry
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
         assert_eq!(fields, ["kty", "use", "n", "e", "kid", "alg"]);
         assert_eq!(entry["kty"], "RSA");
         assert_eq!(entry["use"], "sig");
