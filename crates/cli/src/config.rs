@@ -31,8 +31,11 @@ pub(crate) struct BrokerConfig {
     pub(crate) bind: IpAddr,
     pub(crate) port: u16,
     /// Public base URL; the issuer is this URL with a trailing slash. Defaults to
-    /// `http://localhost:{port}/`.
+    /// `http://localhost:{port}/`, or `https://` with `tls`.
     pub(crate) public_url: Option<String>,
+    /// Serve the broker over HTTPS with a certificate from a local CA in the data directory.
+    #[serde(default)]
+    pub(crate) tls: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -65,6 +68,7 @@ impl Default for Config {
                 bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
                 port: 3000,
                 public_url: None,
+                tls: false,
             },
             gigya: GigyaConfig {
                 port: 3100,

@@ -18,6 +18,8 @@ pub(crate) const DEMO_PASSWORD: &str = "Passw0rd!";
 /// Where the stack to log in to runs.
 pub(crate) struct Target {
     pub(crate) issuer: String,
+    /// CA certificate to trust for an HTTPS broker.
+    pub(crate) ca_file: Option<std::path::PathBuf>,
     pub(crate) gigya_port: u16,
     pub(crate) app_callback: String,
 }
@@ -28,10 +30,15 @@ pub(crate) async fn run(
     login_id: &str,
     password: &str,
 ) -> anyhow::Result<LoginResult> {
-    let http = reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .timeout(std::time::Duration::from_secs(30))
-        .build()?;
+        .timeout(std::time::Duration::from_secs(30));
+    if let Some(path) = &target.ca_file {
+        let pem = std::fs::read(path)
+            .with_context(|| format!("reading the CA certificate {} failed", path.display()))?;
+        builder = builder.add_root_certificate(reqwest::Certificate::from_pem(&pem)?);
+    }
+    let http = builder.build()?;
     let relying_party = DemoRelyingParty::new(http.clone(), &target.issuer, &target.app_callback);
     let state = authbridge_core::random::token(16);
     let nonce = authbridge_core::random::token(16);

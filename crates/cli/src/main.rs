@@ -10,6 +10,7 @@ mod login;
 mod relying_party;
 mod stack;
 mod tenant;
+mod tls;
 mod token_keys;
 
 use std::path::PathBuf;
@@ -59,6 +60,10 @@ struct UpArgs {
     /// (default: http://localhost:PORT/).
     #[arg(long)]
     public_url: Option<String>,
+    /// Serve the broker over HTTPS with a certificate from a local CA kept in the data
+    /// directory; the issuer becomes https://localhost:PORT/.
+    #[arg(long)]
+    tls: bool,
 }
 
 #[derive(Debug, Args)]
@@ -81,10 +86,19 @@ struct LoginArgs {
     /// Public base URL of the broker, when `up` was given one.
     #[arg(long)]
     public_url: Option<String>,
+    /// The broker serves HTTPS (`up --tls`): use https://localhost:PORT/ and trust this CA
+    /// certificate (default: .authbridge/tls/ca.pem).
+    #[arg(long)]
+    tls: bool,
+    /// CA certificate to trust for the broker's HTTPS.
+    #[arg(long)]
+    ca_file: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // rustls needs one process-wide crypto provider; aws-lc-rs is the only one compiled in.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
@@ -133,6 +147,9 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     if let Some(public_url) = args.public_url {
         config.broker.public_url = Some(public_url);
     }
+    if args.tls {
+        config.broker.tls = true;
+    }
 
     let mut stack = stack::Stack::start(&config).await?;
     print_banner(&stack, &config);
@@ -175,22 +192,47 @@ fn print_banner(stack: &stack::Stack, config: &Config) {
     );
     println!("  API audience          {}", tenant::DEMO_API);
     println!("  Data directory        {}", config.data_dir.display());
+    if let Some(ca_path) = &stack.ca_path {
+        let ca = std::fs::canonicalize(ca_path).unwrap_or_else(|_| ca_path.clone());
+        println!("  TLS CA certificate    {}", ca.display());
+        println!();
+        println!("Trust the CA in clients of the broker:");
+        println!("  export NODE_EXTRA_CA_CERTS={}", ca.display());
+        println!("  export REQUESTS_CA_BUNDLE={}", ca.display());
+        println!("  export SSL_CERT_FILE={}", ca.display());
+    }
     println!();
     println!(
-        "Open {} in a browser, or run: authbridge login --demo --json --port {} --gigya-port {} --app-port {}",
+        "Open {} in a browser, or run: authbridge login --demo --json --port {} --gigya-port {} --app-port {}{}",
         stack.app_url,
         stack.broker_addr.port(),
         stack.gigya_addr.port(),
-        stack.app_addr.port()
+        stack.app_addr.port(),
+        if stack.ca_path.is_some() {
+            " --tls"
+        } else {
+            ""
+        }
     );
 }
 
 async fn login(args: LoginArgs) -> anyhow::Result<()> {
+    let scheme = if args.tls || args.ca_file.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let issuer = match args.public_url {
         Some(url) => authbridge_server::BrokerSettings::new(url).issuer,
-        None => format!("http://localhost:{}/", args.port),
+        None => format!("{scheme}://localhost:{}/", args.port),
+    };
+    let ca_file = match (&args.ca_file, issuer.starts_with("https://")) {
+        (Some(path), _) => Some(path.clone()),
+        (None, true) => Some(PathBuf::from(".authbridge/tls/ca.pem")),
+        (None, false) => None,
     };
     let target = login::Target {
+        ca_file,
         issuer,
         gigya_port: args.gigya_port,
         app_callback: format!("http://localhost:{}/callback", args.app_port),

@@ -27,6 +27,8 @@ pub(crate) struct Stack {
     pub(crate) app_addr: SocketAddr,
     pub(crate) endpoints: DemoEndpoints,
     pub(crate) app_url: String,
+    /// The CA certificate to trust when the broker serves HTTPS.
+    pub(crate) ca_path: Option<std::path::PathBuf>,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<std::io::Result<()>>,
 }
@@ -49,6 +51,7 @@ impl Stack {
 
         let issuer = match &config.broker.public_url {
             Some(url) => BrokerSettings::new(url.clone()).issuer,
+            None if config.broker.tls => format!("https://localhost:{}/", broker_addr.port()),
             None => format!("http://localhost:{}/", broker_addr.port()),
         };
         let gigya_base = format!("http://localhost:{}", gigya_addr.port());
@@ -68,6 +71,17 @@ impl Stack {
             )
         })?;
         let clock: SharedClock = Arc::new(SystemClock);
+
+        let tls = match config.broker.tls {
+            true => Some(crate::tls::prepare(
+                &config.data_dir,
+                &certificate_hosts(&issuer),
+            )?),
+            false => None,
+        };
+        // Clients of the broker inside this process (the demo application, action modules)
+        // trust the local CA, so they work with and without TLS.
+        let http = broker_http_client(tls.as_ref())?;
 
         let accounts = match &config.gigya.accounts_file {
             Some(path) => authbridge_gigya::load_accounts(path)?,
@@ -110,10 +124,7 @@ impl Stack {
         let federation = Federation::new(FederationConfig::default(), clock.clone())?;
         let broker = Broker::new(settings, store, clock, federation, runner).await?;
 
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
-        let relying_party = DemoRelyingParty::new(http, &issuer, &endpoints.app_callback);
+        let relying_party = DemoRelyingParty::new(http.clone(), &issuer, &endpoints.app_callback);
         let app = crate::demo_app::router(relying_party, &issuer);
 
         let (shutdown, receiver) = watch::channel(false);
@@ -124,7 +135,20 @@ impl Stack {
             }
         };
         let mut tasks = JoinSet::new();
-        tasks.spawn(broker.serve(broker_listener, stopped()));
+        match &tls {
+            Some(files) => {
+                let rustls = axum_server::tls_rustls::RustlsConfig::from_pem(
+                    files.cert_pem.clone().into_bytes(),
+                    files.key_pem.clone().into_bytes(),
+                )
+                .await
+                .context("loading the TLS certificate failed")?;
+                tasks.spawn(broker.serve_tls(broker_listener, rustls, stopped()));
+            }
+            None => {
+                tasks.spawn(broker.serve(broker_listener, stopped()));
+            }
+        }
         let provider_app = provider.router().into_make_service();
         let provider_stop = stopped();
         tasks.spawn(async move {
@@ -145,6 +169,7 @@ impl Stack {
             app_addr,
             endpoints,
             app_url,
+            ca_path: tls.map(|files| files.ca_path),
             shutdown,
             tasks,
         })
@@ -168,4 +193,40 @@ impl Stack {
         }
         Ok(())
     }
+}
+
+/// Returns the names the broker's certificate covers: loopback names and the issuer's host.
+fn certificate_hosts(issuer: &str) -> Vec<String> {
+    let mut hosts = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
+    if let Some(host) = url::Url::parse(issuer)
+        .ok()
+        .and_then(|url| url.host_str().map(str::to_owned))
+    {
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        if !hosts.contains(&host) {
+            hosts.insert(0, host);
+        }
+    }
+    hosts
+}
+
+/// Builds the HTTP client that calls the broker from inside this process: no redirects
+/// followed, and the local CA trusted when there is one.
+fn broker_http_client(tls: Option<&crate::tls::TlsFiles>) -> anyhow::Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30));
+    if let Some(files) = tls {
+        let ca = reqwest::Certificate::from_pem(files.ca_pem.as_bytes())
+            .context("the local CA certificate is invalid")?;
+        builder = builder.add_root_certificate(ca);
+    }
+    Ok(builder.build()?)
 }

@@ -10,6 +10,7 @@
 //! - `management`: the Management API v2 endpoints served so far.
 //! - `error`, `respond`, `pages`: OAuth error bodies, authorization responses, HTML pages.
 
+pub mod action_modules;
 mod authorize;
 mod callback;
 mod client_auth;
@@ -169,17 +170,57 @@ impl Broker {
             .with_state(self.clone())
     }
 
-    /// Serves the broker on `listener` until `shutdown` resolves.
+    /// Serves the broker on `listener` until `shutdown` resolves, deleting expired logins,
+    /// codes and grants from the store once a minute meanwhile.
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let purger = tokio::spawn(self.clone().purge_expired_periodically());
         let app = self
             .router()
             .into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, app)
+        let result = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
-            .await
+            .await;
+        purger.abort();
+        result
+    }
+
+    /// Serves the broker over HTTPS on `listener` with the certificate in `tls` until
+    /// `shutdown` resolves.
+    pub async fn serve_tls(
+        self,
+        listener: tokio::net::TcpListener,
+        tls: axum_server::tls_rustls::RustlsConfig,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let purger = tokio::spawn(self.clone().purge_expired_periodically());
+        let app = self
+            .router()
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let handle = axum_server::Handle::new();
+        let stopper = handle.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            stopper.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
+        });
+        let server = axum_server::from_tcp_rustls(listener.into_std()?, tls)?;
+        let result = server.handle(handle).serve(app).await;
+        purger.abort();
+        result
+    }
+
+    async fn purge_expired_periodically(self) {
+        let mut interval = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            interval.tick().await;
+            match self.inner.store.purge_expired(self.inner.clock.now()).await {
+                Ok(0) => {}
+                Ok(removed) => tracing::debug!(removed, "purged expired login records"),
+                Err(error) => tracing::warn!(%error, "purging expired login records failed"),
+            }
+        }
     }
 }
