@@ -10,6 +10,7 @@ use authbridge_actions::{ActionRunner, RunnerConfig};
 use authbridge_core::{SharedClock, SystemClock};
 use authbridge_federation::{Federation, FederationConfig};
 use authbridge_gigya::{Provider, ProviderConfig, RelyingParty};
+use authbridge_server::action_modules::{Auth0ModuleSettings, auth0_module};
 use authbridge_server::{Broker, BrokerSettings};
 use authbridge_store::{SqliteStore, Store};
 use tokio::net::TcpListener;
@@ -112,7 +113,7 @@ impl Stack {
         if config.actions.dir.is_none() {
             tenant::seed_actions_dir(&actions_dir)?;
         }
-        let actions = tenant::load_actions(&actions_dir)?;
+        let actions = tenant::load_actions(&actions_dir, &issuer)?;
         tenant::provision(store.as_ref(), &endpoints, actions).await?;
 
         let mut settings = BrokerSettings::new(issuer.clone());
@@ -120,7 +121,8 @@ impl Stack {
         let runner = ActionRunner::new(RunnerConfig {
             timeout: Duration::from_millis(config.actions.timeout_ms),
             ..RunnerConfig::default()
-        })?;
+        })?
+        .with_module(auth0_module(auth0_settings(&issuer, tls.as_ref())?)?)?;
         let federation = Federation::new(FederationConfig::default(), clock.clone())?;
         let broker = Broker::new(settings, store, clock, federation, runner).await?;
 
@@ -215,6 +217,21 @@ fn certificate_hosts(issuer: &str) -> Vec<String> {
         }
     }
     hosts
+}
+
+/// Returns the settings of the actions' `auth0` module: the broker's issuer, and the local CA
+/// when the broker serves HTTPS.
+fn auth0_settings(
+    issuer: &str,
+    tls: Option<&crate::tls::TlsFiles>,
+) -> anyhow::Result<Auth0ModuleSettings> {
+    let mut settings = Auth0ModuleSettings::new(issuer)?;
+    if let Some(files) = tls {
+        let ca = reqwest::Certificate::from_pem(files.ca_pem.as_bytes())
+            .context("the local CA certificate is invalid")?;
+        settings = settings.with_root_certificate(ca);
+    }
+    Ok(settings)
 }
 
 /// Builds the HTTP client that calls the broker from inside this process: no redirects

@@ -46,7 +46,15 @@ const DEMO_ACTIONS: &[(&str, &str)] = &[
         "capture-event.js",
         include_str!("../demo/actions/capture-event.js"),
     ),
+    (
+        "upstream-token-check.js",
+        include_str!("../demo/actions/upstream-token-check.js"),
+    ),
 ];
+
+/// Text in an inline secret value of the actions manifest that is replaced by the tenant's
+/// domain, since the manifest cannot know the port the broker binds.
+const TENANT_DOMAIN_PLACEHOLDER: &str = "{tenant_domain}";
 
 /// Where the parts of the demo stack are reachable.
 #[derive(Debug, Clone)]
@@ -171,7 +179,7 @@ struct ManifestAction {
     #[serde(default = "post_login")]
     trigger: String,
     file: PathBuf,
-    /// Secret values given inline.
+    /// Secret values given inline. `{tenant_domain}` in a value becomes the tenant's domain.
     #[serde(default)]
     secrets: BTreeMap<String, String>,
     /// Secret values taken from environment variables: secret name to variable name.
@@ -183,8 +191,24 @@ fn post_login() -> String {
     "post-login".into()
 }
 
-/// Reads `actions.toml` in `dir` and the sources it names, in manifest order.
-pub(crate) fn load_actions(dir: &Path) -> anyhow::Result<Vec<Action>> {
+/// Returns the tenant's domain as actions name it: the issuer's host, and its port when the
+/// issuer gives one (`localhost:3000` for `http://localhost:3000/`).
+fn tenant_domain(issuer: &str) -> anyhow::Result<String> {
+    let url =
+        url::Url::parse(issuer).with_context(|| format!("the issuer {issuer} is not a URL"))?;
+    let host = url
+        .host_str()
+        .with_context(|| format!("the issuer {issuer} has no host"))?;
+    Ok(match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    })
+}
+
+/// Reads `actions.toml` in `dir` and the sources it names, in manifest order. `issuer` is the
+/// broker's issuer, whose domain replaces `{tenant_domain}` in inline secret values.
+pub(crate) fn load_actions(dir: &Path, issuer: &str) -> anyhow::Result<Vec<Action>> {
+    let domain = tenant_domain(issuer)?;
     let manifest_path = dir.join("actions.toml");
     let manifest: Manifest = Figment::from(Toml::file(&manifest_path))
         .extract()
@@ -218,7 +242,11 @@ pub(crate) fn load_actions(dir: &Path) -> anyhow::Result<Vec<Action>> {
                 source_path.display()
             )
         })?;
-        let mut secrets = entry.secrets;
+        let mut secrets: BTreeMap<String, String> = entry
+            .secrets
+            .into_iter()
+            .map(|(name, value)| (name, value.replace(TENANT_DOMAIN_PLACEHOLDER, &domain)))
+            .collect();
         for (secret, variable) in entry.secret_env {
             let value = std::env::var(&variable).with_context(|| {
                 format!(
@@ -248,10 +276,46 @@ mod tests {
     fn demo_actions_load_in_manifest_order() {
         let dir = tempfile::tempdir().unwrap();
         seed_actions_dir(dir.path()).unwrap();
-        let actions = load_actions(dir.path()).unwrap();
+        let actions = load_actions(dir.path(), "http://localhost:3000/").unwrap();
         let names: Vec<_> = actions.iter().map(|action| action.name.as_str()).collect();
-        assert_eq!(names, ["gigya-integration", "capture-event"]);
+        assert_eq!(
+            names,
+            ["gigya-integration", "capture-event", "upstream-token-check"]
+        );
         assert_eq!(actions[1].secrets.len(), 1);
+        let check = &actions[2].secrets;
+        assert_eq!(check["AUTH0_CLIENT_ID"], DEMO_M2M_ID);
+        assert_eq!(check["AUTH0_CLIENT_SECRET"], DEMO_M2M_SECRET);
+    }
+
+    #[test]
+    fn tenant_domain_placeholder_is_filled() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("a.js"),
+            "exports.onExecutePostLogin = async () => {};",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("actions.toml"),
+            "version = 1\n[[action]]\nname = \"a\"\nfile = \"a.js\"\nsecrets = { DOMAIN = \"{tenant_domain}\" }\n",
+        )
+        .unwrap();
+        let actions = load_actions(dir.path(), "http://localhost:3000/").unwrap();
+        assert_eq!(actions[0].secrets["DOMAIN"], "localhost:3000");
+    }
+
+    #[test]
+    fn tenant_domain_keeps_explicit_port_only() {
+        assert_eq!(
+            tenant_domain("http://localhost:3000/").unwrap(),
+            "localhost:3000"
+        );
+        assert_eq!(
+            tenant_domain("https://auth.example.com/").unwrap(),
+            "auth.example.com"
+        );
+        assert!(tenant_domain("not a url").is_err());
     }
 
     #[test]
@@ -267,7 +331,7 @@ mod tests {
             "version = 1\n[[action]]\nname = \"a\"\nfile = \"a.js\"\nsecret_env = { KEY = \"AUTHBRIDGE_TEST_UNSET_VARIABLE\" }\n",
         )
         .unwrap();
-        let error = load_actions(dir.path()).unwrap_err();
+        let error = load_actions(dir.path(), "http://localhost:3000/").unwrap_err();
         assert!(format!("{error:#}").contains("AUTHBRIDGE_TEST_UNSET_VARIABLE"));
     }
 }

@@ -6,12 +6,14 @@
 //! - [`claims`]: which custom claims an action may set, and which scopes release which
 //!   profile claims.
 //! - [`metadata`]: how `app_metadata` and `user_metadata` updates merge.
+//! - [`query`]: the Lucene subset of the Management API's user search.
 //! - [`random`]: identifiers and opaque tokens.
 
 pub mod claims;
 pub mod clock;
 pub mod metadata;
 pub mod model;
+pub mod query;
 pub mod random;
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};

@@ -169,29 +169,57 @@ impl Federation {
         if algorithm != "RS256" {
             return Err(JwtError::UnsupportedAlgorithm(algorithm).into());
         }
-        let keys = self
+        let (keys, fetched) = self
             .signing_keys_for(&metadata.jwks_uri, kid.as_deref())
             .await?;
-        if keys.is_empty() {
-            return Err(JwtError::UnknownKey(kid).into());
-        }
-
         let expectations = Expectations {
             issuer: &metadata.issuer,
             audience: &options.client_id,
             now: self.inner.clock.unix(),
             leeway: self.inner.config.leeway_seconds,
         };
-        // Without a kid every RSA key is tried; the signature decides, never the key order.
-        let mut last_error = JwtError::UnknownKey(kid);
-        for key in &keys {
-            match jwt::verify(id_token, key, &expectations) {
-                Ok(claims) => return Ok(claims),
-                Err(error) => last_error = error,
-            }
+        let result = verify_with_any(id_token, &keys, &expectations, kid.as_deref());
+        if fetched || !matches!(result, Err(JwtError::BadSignature)) {
+            return Ok(result?);
         }
-        Err(last_error.into())
+
+        // No cached key verified the signature: the provider may have rotated to a key with
+        // the same kid, or to a new key on a token without kid. One rate-limited refetch
+        // settles it.
+        match self
+            .refetch_signing_keys(&metadata.jwks_uri, kid.as_deref())
+            .await?
+        {
+            Some(keys) => Ok(verify_with_any(
+                id_token,
+                &keys,
+                &expectations,
+                kid.as_deref(),
+            )?),
+            None => Ok(result?),
+        }
     }
+}
+
+/// Verifies `token` with each of `keys` in turn and returns the first success. Without a kid
+/// every RSA key is tried, so the signature decides, never the key order.
+fn verify_with_any(
+    token: &str,
+    keys: &[jsonwebtoken::jwk::Jwk],
+    expectations: &Expectations<'_>,
+    kid: Option<&str>,
+) -> Result<Map<String, Value>, JwtError> {
+    let mut error = JwtError::UnknownKey(kid.map(str::to_owned));
+    for key in keys {
+        match jwt::verify(token, key, expectations) {
+            Ok(claims) => return Ok(claims),
+            // A claim error means this key verified the signature, so it explains the
+            // failure better than another key's bad signature.
+            Err(JwtError::BadSignature) if !matches!(error, JwtError::UnknownKey(_)) => {}
+            Err(failure) => error = failure,
+        }
+    }
+    Err(error)
 }
 
 /// Returns the scope sent upstream: the connection's scopes with `openid` first, deduplicated.

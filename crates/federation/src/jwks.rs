@@ -44,7 +44,8 @@ impl JwksCache {
 }
 
 impl Federation {
-    /// Returns the upstream keys that may have signed a token with key id `kid`.
+    /// Returns the upstream keys that may have signed a token with key id `kid`, and whether
+    /// they were fetched for this call rather than taken from the cache.
     ///
     /// Fetches the JWKS when the cache is empty or stale, or once more (rate-limited) when no
     /// cached key matches `kid`.
@@ -52,36 +53,48 @@ impl Federation {
         &self,
         jwks_uri: &str,
         kid: Option<&str>,
-    ) -> Result<Vec<Jwk>, FederationError> {
+    ) -> Result<(Vec<Jwk>, bool), FederationError> {
         let now = self.inner.clock.now();
         let cached = self.inner.jwks.snapshot(jwks_uri);
         let stale = cached
             .fetched_at
             .is_none_or(|fetched_at| now - fetched_at >= self.inner.config.cache_lifetime);
-
-        let keys = if stale {
-            self.fetch_jwks(jwks_uri, now, false).await?
-        } else {
-            cached.keys
-        };
-        let matching = matching_keys(&keys, kid);
-        if !matching.is_empty() || stale {
-            return Ok(matching);
+        if stale {
+            let keys = self.fetch_jwks(jwks_uri, now, false).await?;
+            return Ok((matching_keys(&keys, kid), true));
         }
 
-        let refetch_allowed = cached
-            .last_refetch
-            .is_none_or(|last| now - last >= self.inner.config.min_jwks_refetch_interval);
-        if !refetch_allowed {
-            return Ok(Vec::new());
+        let matching = matching_keys(&cached.keys, kid);
+        if !matching.is_empty() {
+            return Ok((matching, false));
         }
         tracing::info!(
             jwks_uri,
             kid,
             "unknown upstream key id, fetching the JWKS again"
         );
+        let refetched = self.refetch_signing_keys(jwks_uri, kid).await?;
+        Ok((refetched.unwrap_or_default(), true))
+    }
+
+    /// Fetches the JWKS again ahead of its cache lifetime, at most once per
+    /// `min_jwks_refetch_interval`, and returns the keys matching `kid`; `None` when the rate
+    /// limit allows no fetch now.
+    pub(crate) async fn refetch_signing_keys(
+        &self,
+        jwks_uri: &str,
+        kid: Option<&str>,
+    ) -> Result<Option<Vec<Jwk>>, FederationError> {
+        let now = self.inner.clock.now();
+        let cached = self.inner.jwks.snapshot(jwks_uri);
+        let allowed = cached
+            .last_refetch
+            .is_none_or(|last| now - last >= self.inner.config.min_jwks_refetch_interval);
+        if !allowed {
+            return Ok(None);
+        }
         let keys = self.fetch_jwks(jwks_uri, now, true).await?;
-        Ok(matching_keys(&keys, kid))
+        Ok(Some(matching_keys(&keys, kid)))
     }
 
     async fn fetch_jwks(

@@ -7,7 +7,8 @@
 //! - `callback`: `/login/callback`, where the upstream returns; it runs the post-login flow.
 //! - `login`: the post-login flow itself: user record, actions, one write of their effects.
 //! - `token`: `/oauth/token`; `userinfo`: `/userinfo`.
-//! - `management`: the Management API v2 endpoints served so far.
+//! - `management`: the Management API v2 users endpoints under `/api/v2`, with per-client
+//!   rate limits.
 //! - `error`, `respond`, `pages`: OAuth error bodies, authorization responses, HTML pages.
 
 pub mod action_modules;
@@ -38,6 +39,7 @@ use axum::routing::{get, post};
 
 pub use error::ServerError;
 pub use keys::KeyRing;
+pub use management::RateLimit;
 
 /// Lifetimes and limits of one broker.
 #[derive(Debug, Clone)]
@@ -55,6 +57,8 @@ pub struct BrokerSettings {
     pub transaction_lifetime: chrono::Duration,
     /// Folder where the capture module's records are appended, `post-login.jsonl` inside.
     pub captures_dir: Option<PathBuf>,
+    /// Requests each client may send to the Management API of this replica.
+    pub management_rate_limit: RateLimit,
 }
 
 impl BrokerSettings {
@@ -72,6 +76,7 @@ impl BrokerSettings {
             code_lifetime: chrono::Duration::minutes(5),
             transaction_lifetime: chrono::Duration::minutes(15),
             captures_dir: None,
+            management_rate_limit: RateLimit::default(),
         }
     }
 
@@ -104,6 +109,7 @@ struct BrokerInner {
     keys: KeyRing,
     federation: Federation,
     actions: ActionRunner,
+    management_limiter: management::RateLimiter,
 }
 
 impl Broker {
@@ -125,8 +131,10 @@ impl Broker {
             settings.tenant = tenant.to_owned();
         }
         let keys = KeyRing::load_or_create(store.as_ref(), clock.now()).await?;
+        let management_limiter = management::RateLimiter::new(settings.management_rate_limit);
         Ok(Self {
             inner: Arc::new(BrokerInner {
+                management_limiter,
                 settings,
                 store,
                 clock,
@@ -165,7 +173,7 @@ impl Broker {
                 "/userinfo",
                 get(userinfo::userinfo).post(userinfo::userinfo),
             )
-            .route("/api/v2/users/{id}", get(management::get_user))
+            .merge(management::router(self))
             .layer(tower_http::trace::TraceLayer::new_for_http())
             .with_state(self.clone())
     }

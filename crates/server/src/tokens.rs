@@ -77,6 +77,9 @@ pub(crate) async fn issue_for_code(
     access_claims.insert("exp".into(), json!(now.timestamp() + lifetime));
     access_claims.insert("scope".into(), json!(scope));
     access_claims.insert("azp".into(), json!(code.client_id));
+    // A unique id (RFC 9068) keeps two tokens minted in the same second for the same grant
+    // distinct, so each has its own userinfo grant.
+    access_claims.insert("jti".into(), json!(authbridge_core::random::token(16)));
     for (name, value) in &code.access_token_claims {
         access_claims
             .entry(name.clone())

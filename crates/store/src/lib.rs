@@ -12,6 +12,7 @@
 
 mod cipher;
 mod sqlite;
+mod user_update;
 
 use async_trait::async_trait;
 use authbridge_core::model::{
@@ -22,14 +23,17 @@ use chrono::{DateTime, Utc};
 
 pub use cipher::{CipherError, KEY_LEN as TOKEN_KEY_LEN, TokenCipher};
 pub use sqlite::SqliteStore;
+pub use user_update::UserUpdate;
 
 /// Failures of the store. Messages name records by id, never by secret content.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    // The causes are part of the message and not also exposed as sources, so a report that
+    // walks the source chain does not print them twice.
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     #[error("applying database migrations failed: {0}")]
-    Migration(#[from] sqlx::migrate::MigrateError),
+    Migration(sqlx::migrate::MigrateError),
     #[error("stored record {what} {id} is corrupt: {source}")]
     Corrupt {
         what: &'static str,
@@ -45,6 +49,18 @@ pub enum StoreError {
     Cipher(#[from] CipherError),
     #[error("user {0} does not exist")]
     UserNotFound(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        StoreError::Database(error)
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(error: sqlx::migrate::MigrateError) -> Self {
+        StoreError::Migration(error)
+    }
 }
 
 /// Shorthand for store results.
@@ -160,6 +176,15 @@ pub trait Store: Send + Sync {
         user_id: &str,
         completion: &LoginCompletion,
     ) -> StoreResult<User>;
+    /// Returns every user with identities and upstream tokens, oldest first.
+    async fn list_users(&self) -> StoreResult<Vec<User>>;
+    /// Returns the users whose email equals `email` ignoring ASCII case, oldest first.
+    async fn users_by_email(&self, email: &str) -> StoreResult<Vec<User>>;
+    /// Applies `update` to the user in one transaction and returns the user as stored, or
+    /// `None` when no user has the id.
+    async fn update_user(&self, user_id: &str, update: &UserUpdate) -> StoreResult<Option<User>>;
+    /// Deletes the user with its identities and returns whether it existed.
+    async fn delete_user(&self, user_id: &str) -> StoreResult<bool>;
 
     /// Stores a login in progress.
     async fn insert_transaction(&self, transaction: &LoginTransaction) -> StoreResult<()>;

@@ -19,7 +19,7 @@ use serde::de::DeserializeOwned;
 use sqlx::Row as _;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
-use crate::{KeyStatus, Store, StoreError, StoreResult, StoredKey, TokenCipher};
+use crate::{KeyStatus, Store, StoreError, StoreResult, StoredKey, TokenCipher, UserUpdate};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -191,7 +191,8 @@ impl Store for SqliteStore {
     async fn upsert_client_grant(&self, grant: &ClientGrant) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO client_grants (id, client_id, audience, body) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (client_id, audience) DO UPDATE SET body = excluded.body",
+             ON CONFLICT (id) DO UPDATE SET client_id = excluded.client_id, \
+             audience = excluded.audience, body = excluded.body",
         )
         .bind(&grant.id)
         .bind(&grant.client_id)
@@ -319,6 +320,22 @@ impl Store for SqliteStore {
         completion: &LoginCompletion,
     ) -> StoreResult<User> {
         users::complete_login(self.pool(), &self.cipher, user_id, completion).await
+    }
+
+    async fn list_users(&self) -> StoreResult<Vec<User>> {
+        users::list_users(self.pool(), &self.cipher).await
+    }
+
+    async fn users_by_email(&self, email: &str) -> StoreResult<Vec<User>> {
+        users::users_by_email(self.pool(), &self.cipher, email).await
+    }
+
+    async fn update_user(&self, user_id: &str, update: &UserUpdate) -> StoreResult<Option<User>> {
+        users::update_user(self.pool(), &self.cipher, user_id, update).await
+    }
+
+    async fn delete_user(&self, user_id: &str) -> StoreResult<bool> {
+        users::delete_user(self.pool(), user_id).await
     }
 
     async fn insert_transaction(&self, transaction: &LoginTransaction) -> StoreResult<()> {

@@ -3,6 +3,8 @@
 //! Upstream tokens are encrypted before they are written and decrypted when read, each bound
 //! to its user, connection and column.
 
+use std::collections::HashMap;
+
 use authbridge_core::metadata::merge_top_level;
 use authbridge_core::model::{FederatedLogin, Identity, LoginCompletion, UpstreamTokens, User};
 use chrono::{DateTime, Utc};
@@ -11,7 +13,7 @@ use sqlx::Row as _;
 use sqlx::sqlite::{SqlitePool, SqliteRow};
 
 use super::{decode, encode, from_millis, millis};
-use crate::{StoreError, StoreResult, TokenCipher};
+use crate::{StoreError, StoreResult, TokenCipher, UserUpdate};
 
 /// Returns the associated data binding an encrypted token to its row and column.
 fn token_context(user_id: &str, connection: &str, column: &str) -> String {
@@ -263,4 +265,108 @@ pub(super) async fn complete_login(
 
     transaction.commit().await?;
     Ok(user)
+}
+
+pub(super) async fn list_users(pool: &SqlitePool, cipher: &TokenCipher) -> StoreResult<Vec<User>> {
+    let mut connection = pool.acquire().await?;
+    let rows = sqlx::query("SELECT * FROM users ORDER BY created_at, user_id")
+        .fetch_all(&mut *connection)
+        .await?;
+
+    let mut identities: HashMap<String, Vec<Identity>> = HashMap::new();
+    let identity_rows = sqlx::query("SELECT * FROM identities ORDER BY rowid")
+        .fetch_all(&mut *connection)
+        .await?;
+    for row in &identity_rows {
+        let user_id: String = row.try_get("user_id")?;
+        let identity = identity_from_row(row, cipher, &user_id)?;
+        identities.entry(user_id).or_default().push(identity);
+    }
+
+    rows.iter()
+        .map(|row| {
+            let user_id: String = row.try_get("user_id")?;
+            user_from_row(row, identities.remove(&user_id).unwrap_or_default())
+        })
+        .collect()
+}
+
+pub(super) async fn users_by_email(
+    pool: &SqlitePool,
+    cipher: &TokenCipher,
+    email: &str,
+) -> StoreResult<Vec<User>> {
+    let mut connection = pool.acquire().await?;
+    // NOTE: SQLite's lower() folds ASCII letters only, so emails that differ in the case of
+    // other letters do not match each other.
+    let user_ids: Vec<String> = sqlx::query_scalar(
+        "SELECT user_id FROM users WHERE lower(email) = lower($1) ORDER BY created_at, user_id",
+    )
+    .bind(email)
+    .fetch_all(&mut *connection)
+    .await?;
+
+    let mut users = Vec::with_capacity(user_ids.len());
+    for user_id in user_ids {
+        if let Some(user) = load_user_on(&mut connection, cipher, &user_id).await? {
+            users.push(user);
+        }
+    }
+    Ok(users)
+}
+
+pub(super) async fn update_user(
+    pool: &SqlitePool,
+    cipher: &TokenCipher,
+    user_id: &str,
+    update: &UserUpdate,
+) -> StoreResult<Option<User>> {
+    let mut transaction = pool.begin().await?;
+
+    // As in `complete_login`, writing first takes the write lock before the read.
+    let touched = sqlx::query("UPDATE users SET user_id = user_id WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *transaction)
+        .await?;
+    if touched.rows_affected() == 0 {
+        return Ok(None);
+    }
+    let Some(mut user) = load_user_on(&mut transaction, cipher, user_id).await? else {
+        return Ok(None);
+    };
+
+    update.apply(&mut user);
+    sqlx::query(
+        "UPDATE users SET email = $2, email_verified = $3, name = $4, given_name = $5, \
+         family_name = $6, nickname = $7, picture = $8, blocked = $9, app_metadata = $10, \
+         user_metadata = $11, updated_at = $12 WHERE user_id = $1",
+    )
+    .bind(user_id)
+    .bind(&user.email)
+    .bind(user.email_verified)
+    .bind(&user.name)
+    .bind(&user.given_name)
+    .bind(&user.family_name)
+    .bind(&user.nickname)
+    .bind(&user.picture)
+    .bind(user.blocked)
+    .bind(encode("app_metadata", &user.app_metadata)?)
+    .bind(encode("user_metadata", &user.user_metadata)?)
+    .bind(millis(user.updated_at))
+    .execute(&mut *transaction)
+    .await?;
+
+    // Reading back returns times at the stored millisecond precision.
+    let stored = load_user_on(&mut transaction, cipher, user_id).await?;
+    transaction.commit().await?;
+    Ok(stored)
+}
+
+pub(super) async fn delete_user(pool: &SqlitePool, user_id: &str) -> StoreResult<bool> {
+    // Identities go with the user through `ON DELETE CASCADE`; the pools enable foreign keys.
+    let deleted = sqlx::query("DELETE FROM users WHERE user_id = $1")
+        .bind(user_id)
+        .execute(pool)
+        .await?;
+    Ok(deleted.rows_affected() > 0)
 }
