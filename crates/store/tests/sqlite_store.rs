@@ -1,5 +1,9 @@
 //! Behaviour of the SQLite store on a temporary database file.
 
+// The setup helpers below run outside `#[test]` functions, where clippy's test exemption
+// for `unwrap` does not reach.
+#![allow(clippy::unwrap_used)]
+
 use authbridge_core::model::{
     AuthorizationCode, FederatedLogin, LoginCompletion, UpstreamProfile, UpstreamTokens,
 };
