@@ -12,6 +12,7 @@ mod stack;
 mod tenant;
 mod tls;
 mod token_keys;
+mod users;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,6 +38,50 @@ enum Command {
     Up(UpArgs),
     /// Log in headlessly through a running stack and print the resulting claims.
     Login(LoginArgs),
+    /// Read users from the store and print them as JSON.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UsersCommand {
+    /// Print one user, e.g. `authbridge users get 'oidc|Cencora|4a6f...'`.
+    Get {
+        /// The user id.
+        id: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Print the users matching a query, oldest first.
+    List {
+        /// A query in the Management API's Lucene syntax, e.g. `app_metadata.needs_gigya_sync:true`.
+        #[arg(long)]
+        q: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+struct StoreArgs {
+    /// Configuration file (default: ./authbridge.toml when present).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Folder of the store (default: ./.authbridge).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+impl StoreArgs {
+    fn load(&self) -> anyhow::Result<Config> {
+        let mut config = Config::load(self.config.as_deref())?;
+        if let Some(data_dir) = &self.data_dir {
+            config.data_dir = data_dir.clone();
+        }
+        Ok(config)
+    }
 }
 
 #[derive(Debug, Args)]
@@ -119,6 +164,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Up(args) => up(args).await,
             Command::Login(args) => login(args).await,
+            Command::Users { command } => users_command(command).await,
         }
     });
     match result {
@@ -256,5 +302,14 @@ async fn login(args: LoginArgs) -> anyhow::Result<()> {
             serde_json::to_string_pretty(&result.app_metadata)?
         );
     }
+    Ok(())
+}
+
+async fn users_command(command: UsersCommand) -> anyhow::Result<()> {
+    let output = match command {
+        UsersCommand::Get { id, store } => users::get(&store.load()?, &id).await?,
+        UsersCommand::List { q, store } => users::list(&store.load()?, q.as_deref()).await?,
+    };
+    println!("{}", serde_json::to_string_pretty(&output)?);
     Ok(())
 }

@@ -754,3 +754,81 @@ async fn login_fails_cleanly_when_stack_is_down() -> anyhow::Result<()> {
     drop(reserved);
     Ok(())
 }
+
+/// Runs `authbridge users ARGS --data-dir <stack data>` and returns its output.
+async fn users_command(stack: &Stack, args: &[&str]) -> anyhow::Result<Output> {
+    let mut command = authbridge_command(&stack.workdir);
+    command
+        .arg("users")
+        .args(args)
+        .arg("--data-dir")
+        .arg(stack.workdir.join("data"));
+    output_within(&mut command, COMMAND_TIMEOUT, "authbridge users").await
+}
+
+#[tokio::test]
+async fn users_commands_print_logged_in_user() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let stack = Stack::start(dir.path()).await?;
+    stack.login_json().await?;
+
+    let output = users_command(&stack, &["get", DEMO_USER_ID]).await?;
+    assert!(output.status.success(), "{}", describe(&output));
+    let user: Value = serde_json::from_slice(&output.stdout)?;
+    assert_eq!(user["user_id"], DEMO_USER_ID, "{user}");
+    assert_eq!(user["app_metadata"]["needs_gigya_sync"], true, "{user}");
+    assert_eq!(user["identities"][0]["connection"], "Cencora", "{user}");
+    assert!(
+        user["identities"][0].get("access_token").is_none(),
+        "{user}"
+    );
+
+    let output = users_command(
+        &stack,
+        &["list", "--q", "app_metadata.needs_gigya_sync:true"],
+    )
+    .await?;
+    assert!(output.status.success(), "{}", describe(&output));
+    let users: Value = serde_json::from_slice(&output.stdout)?;
+    assert_eq!(users.as_array().map(Vec::len), Some(1), "{users}");
+
+    let output = users_command(&stack, &["list", "--q", "email:nobody@example.com"]).await?;
+    let users: Value = serde_json::from_slice(&output.stdout)?;
+    assert_eq!(users, Value::Array(Vec::new()));
+    Ok(())
+}
+
+#[tokio::test]
+async fn users_commands_report_bad_input() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let stack = Stack::start(dir.path()).await?;
+
+    let output = users_command(&stack, &["get", "oidc|Cencora|missing"]).await?;
+    assert!(!output.status.success(), "{}", describe(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("does not exist"),
+        "{}",
+        describe(&output)
+    );
+
+    let output = users_command(&stack, &["list", "--q", "name:("]).await?;
+    assert!(!output.status.success(), "{}", describe(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("query is invalid"),
+        "{}",
+        describe(&output)
+    );
+
+    let mut command = authbridge_command(dir.path());
+    command
+        .args(["users", "list", "--data-dir"])
+        .arg(dir.path().join("no-such-dir"));
+    let output = output_within(&mut command, COMMAND_TIMEOUT, "authbridge users").await?;
+    assert!(!output.status.success(), "{}", describe(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("authbridge up"),
+        "{}",
+        describe(&output)
+    );
+    Ok(())
+}

@@ -39,7 +39,7 @@ use axum::routing::{get, post};
 
 pub use error::ServerError;
 pub use keys::KeyRing;
-pub use management::RateLimit;
+pub use management::{RateLimit, user_json};
 
 /// Lifetimes and limits of one broker.
 #[derive(Debug, Clone)]

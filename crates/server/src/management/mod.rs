@@ -40,6 +40,7 @@ pub(crate) use auth::verify_access_token;
 pub(crate) use error::ManagementError;
 pub use rate_limit::RateLimit;
 pub(crate) use rate_limit::RateLimiter;
+pub use render::user_json;
 
 use crate::Broker;
 

@@ -93,7 +93,7 @@ fn holds_tokens(user: &User) -> bool {
 
 /// Renders a user as the Management API returns it, with upstream tokens in the identities
 /// when `with_tokens`.
-pub(super) fn user_json(user: &User, with_tokens: bool, now: DateTime<Utc>) -> Value {
+pub fn user_json(user: &User, with_tokens: bool, now: DateTime<Utc>) -> Value {
     let identities: Vec<Value> = user
         .identities
         .iter()
