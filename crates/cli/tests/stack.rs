@@ -242,7 +242,9 @@ fn with_loopback_no_proxy(command: &mut Command) {
 /// demo application on ports the OS picks, and `workdir/data` as data directory.
 fn up_command(workdir: &Path, broker_port: u16) -> Command {
     let mut command = authbridge_command(workdir);
+    // Debug logs make every test a check that nothing secret reaches the log.
     command
+        .env("RUST_LOG", "debug")
         .arg("up")
         .args(["--port", &broker_port.to_string()])
         .args(["--gigya-port", "0", "--app-port", "0"])
@@ -332,6 +334,14 @@ async fn jwks_kids(http: &reqwest::Client, issuer: &str) -> anyhow::Result<Vec<S
 
 /// Reads the demo user through the Management API with the demo machine-to-machine client.
 async fn management_user(http: &reqwest::Client, issuer: &str) -> anyhow::Result<Value> {
+    management_user_with_scope(http, issuer, "read:users").await
+}
+
+async fn management_user_with_scope(
+    http: &reqwest::Client,
+    issuer: &str,
+    scope: &str,
+) -> anyhow::Result<Value> {
     let audience = format!("{issuer}api/v2/");
     let response = http
         .post(format!("{issuer}oauth/token"))
@@ -340,7 +350,7 @@ async fn management_user(http: &reqwest::Client, issuer: &str) -> anyhow::Result
             ("client_id", DEMO_M2M_ID),
             ("client_secret", DEMO_M2M_SECRET),
             ("audience", audience.as_str()),
-            ("scope", "read:users"),
+            ("scope", scope),
         ])
         .send()
         .await?;
@@ -830,5 +840,45 @@ async fn users_commands_report_bad_input() -> anyhow::Result<()> {
         "{}",
         describe(&output)
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn logs_never_contain_upstream_tokens_or_secrets() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let stack = Stack::start(dir.path()).await?;
+    stack.login_json().await?;
+    stack.login_json().await?;
+
+    let http = http_client()?;
+    let user =
+        management_user_with_scope(&http, &stack.issuer, "read:users read:user_idp_tokens").await?;
+    let identity = &user["identities"][0];
+    let access_token = identity["access_token"]
+        .as_str()
+        .ok_or_else(|| anyhow!("no upstream access token: {user}"))?;
+    let refresh_token = identity["refresh_token"]
+        .as_str()
+        .ok_or_else(|| anyhow!("no upstream refresh token: {user}"))?;
+
+    let log = read_log(&stack.log_path);
+    assert!(
+        log.contains("login completed"),
+        "the log has no login lines:\n{log}"
+    );
+    let secrets = [
+        ("upstream access token", access_token),
+        ("upstream refresh token", refresh_token),
+        ("demo password", "Passw0rd!"),
+        (
+            "broker client secret at the provider",
+            "authbridge-broker-secret",
+        ),
+        ("web client secret", "demo-web-secret"),
+        ("machine-to-machine client secret", DEMO_M2M_SECRET),
+    ];
+    for (what, value) in secrets {
+        assert!(!log.contains(value), "the log contains the {what}");
+    }
     Ok(())
 }

@@ -41,6 +41,18 @@ pub use error::ServerError;
 pub use keys::KeyRing;
 pub use management::{RateLimit, user_json};
 
+/// Returns the span of one HTTP request. It records the path without the query string,
+/// which carries authorization codes and states.
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let request_id = authbridge_core::random::hex(8);
+    tracing::info_span!(
+        "request",
+        %request_id,
+        method = %request.method(),
+        path = %request.uri().path(),
+    )
+}
+
 /// Lifetimes and limits of one broker.
 #[derive(Debug, Clone)]
 pub struct BrokerSettings {
@@ -174,7 +186,7 @@ impl Broker {
                 get(userinfo::userinfo).post(userinfo::userinfo),
             )
             .merge(management::router(self))
-            .layer(tower_http::trace::TraceLayer::new_for_http())
+            .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_span))
             .with_state(self.clone())
     }
 
