@@ -28,6 +28,7 @@ pub(crate) const BROKER_AT_GIGYA_SECRET: &str = "authbridge-broker-secret";
 /// Scopes of the Management API the broker defines.
 const MANAGEMENT_SCOPES: &[&str] = &[
     "read:users",
+    "read:current_user",
     "update:users",
     "delete:users",
     "create:users",

@@ -876,6 +876,7 @@ async fn logs_never_contain_upstream_tokens_or_secrets() -> anyhow::Result<()> {
         ),
         ("web client secret", "demo-web-secret"),
         ("machine-to-machine client secret", DEMO_M2M_SECRET),
+        ("action secret", "demo secret: shown as [redacted] in captures"),
     ];
     for (what, value) in secrets {
         assert!(!log.contains(value), "the log contains the {what}");

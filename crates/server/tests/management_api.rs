@@ -76,11 +76,11 @@ async fn user_lookup_without_relevant_scope_is_forbidden() {
     assert_eq!(body["statusCode"], json!(403));
     assert_eq!(body["error"], json!("Forbidden"));
     assert_eq!(body["errorCode"], json!("insufficient_scope"));
-    assert!(
-        body["message"]
-            .as_str()
-            .is_some_and(|message| message.contains("read:users")),
-        "{body}"
+    assert_eq!(
+        body["message"],
+        json!(
+            "Insufficient scope, expected any of: read:users,read:current_user,read:user_idp_tokens"
+        )
     );
 }
 
@@ -110,6 +110,33 @@ async fn login_access_token_is_unauthorized() {
     let (status, body) = json_body(tenant.get_user_raw(access_token, ADA_ENCODED_ID).await).await;
 
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+}
+
+#[tokio::test]
+async fn user_token_reads_own_profile_without_upstream_tokens() {
+    let tenant = TestTenant::start().await;
+    let audience = tenant.url("api/v2/").to_string();
+    let params = Params::web()
+        .with("audience", &audience)
+        .with("scope", "openid read:current_user");
+    let code = tenant.login_for_code(&params).await;
+    let tokens = tenant.redeem_ok(&code).await;
+    let access_token = tokens["access_token"].as_str().unwrap();
+
+    let (status, user) = json_body(tenant.get_user_raw(access_token, ADA_ENCODED_ID).await).await;
+    assert_eq!(status, StatusCode::OK, "{user}");
+    assert_eq!(
+        user["user_id"],
+        json!("oidc|Cencora|4a6f1d2e8b9c4f0a9e3d2c1b0a998877")
+    );
+    assert!(
+        !first_identity(&user).contains_key("access_token"),
+        "{user}"
+    );
+
+    let someone_else = "oidc%7CCencora%7Cffffffffffffffffffffffffffffffff";
+    let (status, body) = json_body(tenant.get_user_raw(access_token, someone_else).await).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
 }
 
 #[tokio::test]
@@ -1383,7 +1410,7 @@ async fn each_endpoint_requires_its_scopes() {
             ada_path.as_str(),
             &wrong_for_reads,
             None,
-            "read:users,read:user_idp_tokens",
+            "read:users,read:current_user,read:user_idp_tokens",
         ),
         (
             Method::GET,

@@ -16,6 +16,8 @@ use crate::Broker;
 use crate::userinfo::bearer_token;
 
 pub(super) const READ_USERS: &str = "read:users";
+/// Lets a user's own access token read that user's profile, without upstream tokens.
+pub(super) const READ_CURRENT_USER: &str = "read:current_user";
 pub(super) const UPDATE_USERS: &str = "update:users";
 pub(super) const UPDATE_USERS_APP_METADATA: &str = "update:users_app_metadata";
 pub(super) const DELETE_USERS: &str = "delete:users";
@@ -47,12 +49,19 @@ pub(crate) fn verify_access_token(
 #[derive(Debug, Clone)]
 pub(super) struct Caller {
     client_id: String,
+    /// The user a user access token was issued to; `None` for client-credentials tokens.
+    user_id: Option<String>,
     scopes: Vec<String>,
 }
 
 impl Caller {
     pub(super) fn client_id(&self) -> &str {
         &self.client_id
+    }
+
+    /// Tells whether this is a user's own token, with `read:current_user`, for `user_id`.
+    pub(super) fn is_current_user(&self, user_id: &str) -> bool {
+        self.has(READ_CURRENT_USER) && self.user_id.as_deref() == Some(user_id)
     }
 
     pub(super) fn has(&self, scope: &str) -> bool {
@@ -106,7 +115,16 @@ pub(super) fn authenticate(
         })
         .unwrap_or_default()
         .to_owned();
-    Ok(Caller { client_id, scopes })
+    let user_id = claims
+        .get("sub")
+        .and_then(Value::as_str)
+        .filter(|sub| !sub.ends_with("@clients"))
+        .map(str::to_owned);
+    Ok(Caller {
+        client_id,
+        user_id,
+        scopes,
+    })
 }
 
 /// Returns Auth0's message for a rejected token.

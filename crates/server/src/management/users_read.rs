@@ -5,7 +5,7 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use serde_json::{Value, json};
 
-use super::auth::{Caller, READ_USER_IDP_TOKENS, READ_USERS};
+use super::auth::{Caller, READ_CURRENT_USER, READ_USER_IDP_TOKENS, READ_USERS};
 use super::error::ManagementError;
 use super::params::{ListParams, QueryParams};
 use super::render::{Renderer, user_json};
@@ -69,10 +69,17 @@ pub(super) async fn get_user(
     path: Result<Path<String>, PathRejection>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ManagementError> {
-    caller.require_any(&[READ_USERS, READ_USER_IDP_TOKENS])?;
+    let user_id = path.ok().map(|Path(user_id)| user_id);
+    let own_profile = user_id
+        .as_deref()
+        .is_some_and(|id| caller.is_current_user(id));
+    if !own_profile {
+        caller.require_any(&[READ_USERS, READ_CURRENT_USER, READ_USER_IDP_TOKENS])?;
+        caller.require_any(&[READ_USERS, READ_USER_IDP_TOKENS])?;
+    }
     let params = QueryParams::parse(raw.as_deref(), &["fields", "include_fields"])?;
     let fields = params.field_selection()?;
-    let Ok(Path(user_id)) = path else {
+    let Some(user_id) = user_id else {
         return Err(ManagementError::inexistent_user());
     };
 

@@ -52,6 +52,7 @@ pub const API_SCOPES: &[&str] = &["read:reports", "write:reports"];
 /// Scopes of the Management API, and the subset granted to the machine-to-machine client.
 pub const MANAGEMENT_SCOPES: &[&str] = &[
     "read:users",
+    "read:current_user",
     "update:users",
     "delete:users",
     "create:users",
