@@ -8,7 +8,7 @@ use url::Url;
 
 use crate::{Federation, FederationError, ProviderMetadata};
 
-/// What the broker sends upstream to start a login.
+/// The parameters the broker sends upstream to start a login.
 #[derive(Debug, Clone)]
 pub struct AuthorizationParams<'a> {
     /// The broker's callback, `{issuer}login/callback`.

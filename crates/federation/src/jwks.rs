@@ -1,9 +1,9 @@
 //! Upstream signing keys.
 //!
 //! Keys are cached per JWKS URL. A token whose `kid` is not in the cache causes one refetch,
-//! at most once per `min_jwks_refetch_interval`, so a provider's key rotation is picked up at
-//! the next login while a stream of forged `kid` values cannot turn the broker into a load
-//! generator against the upstream.
+//! at most once per `min_jwks_refetch_interval`. So a provider's key rotation is picked up at
+//! the next login, while a stream of forged `kid` values cannot make the broker flood the
+//! upstream with JWKS requests.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -77,8 +77,8 @@ impl Federation {
         Ok((refetched.unwrap_or_default(), true))
     }
 
-    /// Fetches the JWKS again ahead of its cache lifetime, at most once per
-    /// `min_jwks_refetch_interval`, and returns the keys matching `kid`; `None` when the rate
+    /// Fetches the JWKS again ahead of its cache lifetime and returns the keys matching `kid`.
+    /// It fetches at most once per `min_jwks_refetch_interval` and returns `None` when that
     /// limit allows no fetch now.
     pub(crate) async fn refetch_signing_keys(
         &self,
