@@ -63,6 +63,10 @@ async fn run(
     };
     let user = store.record_federated_login(&federated, now).await?;
     tracing::Span::current().record("user_id", user.user_id.as_str());
+    if user.blocked {
+        tracing::info!(target: "authbridge::security", "login of a blocked user refused");
+        return Ok(Ending::Denied("user is blocked".to_owned()));
+    }
 
     let client = store.client(&transaction.request.client_id).await?;
     let connection = store.connection(&transaction.connection).await?;

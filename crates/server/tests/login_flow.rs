@@ -435,3 +435,35 @@ async fn concurrent_callbacks_complete_one_login() {
     assert_eq!(statuses, vec![StatusCode::FOUND, StatusCode::BAD_REQUEST]);
     assert_eq!(tenant.gigya.token_requests(), 1);
 }
+
+#[tokio::test]
+async fn blocked_user_cannot_log_in() {
+    let tenant = TestTenant::start().await;
+    tenant.login_for_code(&Params::web()).await;
+    let token = tenant.management_token(Some("update:users")).await;
+    let response = tenant
+        .http
+        .patch(tenant.url("api/v2/users/oidc%7CCencora%7C4a6f1d2e8b9c4f0a9e3d2c1b0a998877"))
+        .bearer_auth(&token)
+        .json(&json!({"blocked": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let redirect = tenant.login(&Params::web()).await;
+
+    assert_eq!(
+        query_param(&redirect, "error").as_deref(),
+        Some("access_denied")
+    );
+    assert_eq!(
+        query_param(&redirect, "error_description").as_deref(),
+        Some("user is blocked")
+    );
+    assert_eq!(
+        query_param(&redirect, "state").as_deref(),
+        Some(CLIENT_STATE)
+    );
+    assert_eq!(query_param(&redirect, "code"), None);
+}
