@@ -91,7 +91,7 @@ pub(crate) fn runtime_host<'js>(
     let report_uncaught = Function::new(ctx.clone(), move |error: Value<'js>| {
         let message = uncaught_scope
             .redactor
-            .redact_text(&describe_thrown(&error));
+            .redact_message(&describe_thrown(&error));
         tracing::debug!(
             action = %uncaught_scope.action.name,
             %message,
@@ -133,6 +133,7 @@ fn record_log(scope: &ActionScope, level: LogLevel, message: &str) {
 }
 
 /// Builds the `host` object of `js/post_login.js`: `deny`, `setCustomClaim` and `setMetadata`.
+/// The glue passes `deny` its reason already converted to a string.
 pub(crate) fn post_login_host<'js>(
     ctx: &Ctx<'js>,
     scope: &ActionScope,
@@ -144,7 +145,7 @@ pub(crate) fn post_login_host<'js>(
         let mut collector = deny_scope.collector();
         if collector.outcome.denied.is_none() {
             tracing::debug!(action = %deny_scope.action.name, "action denied access");
-            collector.outcome.denied = Some(reason);
+            collector.outcome.denied = Some(deny_scope.redactor.redact_message(&reason));
         }
     })?;
     host.set("deny", deny)?;

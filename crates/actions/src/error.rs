@@ -1,8 +1,9 @@
 //! The error type of the crate.
 //!
 //! Messages that carry text produced by an action (compile errors, thrown errors) have the secret
-//! values of the flow replaced by `[redacted]` before they are stored here. The caller may
-//! therefore log these errors and show their messages to the end user.
+//! values of the flow replaced by `[redacted]` and are then cut to [`crate::MAX_MESSAGE_CHARS`]
+//! characters before they are stored here. The caller may therefore log these errors and show
+//! their messages to the end user.
 
 /// A failure that ended an Action flow. The flow produced no outcome.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

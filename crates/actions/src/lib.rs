@@ -15,8 +15,9 @@
 //! interrupt handler enforces it on busy JavaScript and a tokio timeout on pending promises.
 //! Each action's runtime also has a memory limit ([`RunnerConfig::memory_limit_bytes`]).
 //!
-//! Secret values (`event.secrets`) are replaced by `[redacted]` in error messages, console output
-//! and captures.
+//! Secret values (`event.secrets`) are replaced by `[redacted]` in error messages, deny reasons,
+//! console output and captures. Error messages and deny reasons are then cut to
+//! [`MAX_MESSAGE_CHARS`] characters.
 //!
 //! Module map:
 //! - `runner`: the worker pool and the public entry point.
@@ -40,5 +41,5 @@ mod sandbox;
 pub use error::ActionError;
 pub use modules::{CAPTURE_MODULE, HostCall, HostFuture, HostModule, HostResult};
 pub use outcome::{ActionLog, ActionScript, LogLevel, PostLoginOutcome};
-pub use redact::REDACTED;
+pub use redact::{MAX_MESSAGE_CHARS, REDACTED};
 pub use runner::{ActionRunner, RunnerConfig};

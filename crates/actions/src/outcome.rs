@@ -90,6 +90,10 @@ pub struct PostLoginOutcome {
     /// Set when an action called `api.access.deny(reason)`. The flow stopped after that action,
     /// and the claims and metadata above are still what the actions up to it requested: Auth0
     /// persists metadata changes even when the login is denied.
+    ///
+    /// The reason is converted with JavaScript's `String(reason)`, and is empty for `undefined`
+    /// or `null`. Secret values are redacted, and the result is cut to
+    /// [`crate::MAX_MESSAGE_CHARS`] characters.
     pub denied: Option<String>,
     /// Values an action recorded through the built-in capture module, secrets already redacted.
     pub captures: Vec<Value>,

@@ -8,6 +8,15 @@ use serde_json::{Map, Value};
 /// The text that replaces a secret value.
 pub const REDACTED: &str = "[redacted]";
 
+/// Maximum length, in characters, of a deny reason or error message that leaves the sandbox.
+/// Callers put these messages in redirect URLs, and 500 characters percent-encode to at most
+/// 6,000 bytes, below the default 8 KB line limits of nginx (`large_client_header_buffers`) and
+/// Apache httpd (`LimitRequestLine`, `LimitRequestFieldSize`).
+pub const MAX_MESSAGE_CHARS: usize = 500;
+
+/// The character that ends a message cut to [`MAX_MESSAGE_CHARS`].
+const ELLIPSIS: char = '…';
+
 /// Object keys whose values are replaced whole in captured JSON: every value under `secrets`,
 /// and upstream tokens an action may have been shown.
 const SENSITIVE_KEYS: [&str; 4] = [
@@ -70,6 +79,12 @@ impl Redactor {
         output
     }
 
+    /// Returns `text` with secret values redacted and then cut to [`MAX_MESSAGE_CHARS`]
+    /// characters. Redacting first means a cut never leaves part of a secret unrecognized.
+    pub(crate) fn redact_message(&self, text: &str) -> String {
+        shorten(&self.redact_text(text), MAX_MESSAGE_CHARS)
+    }
+
     /// Returns a copy of `value` with secret values redacted in every string, every value of a
     /// `secrets` object replaced, and upstream token fields replaced.
     pub(crate) fn redact_json(&self, value: Value) -> Value {
@@ -123,6 +138,20 @@ pub(crate) fn truncate_chars(text: &str, max_chars: usize) -> String {
         Some((end, _)) => text[..end].to_owned(),
         None => text.to_owned(),
     }
+}
+
+/// Returns `text` unchanged if it has at most `max_chars` characters, and otherwise its first
+/// `max_chars - 1` characters followed by `…`, so the result never exceeds `max_chars`.
+pub(crate) fn shorten(text: &str, max_chars: usize) -> String {
+    if text.char_indices().nth(max_chars).is_none() {
+        return text.to_owned();
+    }
+    let Some(kept_chars) = max_chars.checked_sub(1) else {
+        return String::new();
+    };
+    let mut shortened = truncate_chars(text, kept_chars);
+    shortened.push(ELLIPSIS);
+    shortened
 }
 
 #[cfg(test)]
@@ -180,6 +209,31 @@ mod tests {
                 "identity": {"access_token": "[redacted]", "refresh_token": null},
             })
         );
+    }
+
+    #[test]
+    fn shorten_keeps_text_that_fits() {
+        assert_eq!(shorten("abc", 3), "abc");
+        assert_eq!(shorten("", 0), "");
+    }
+
+    #[test]
+    fn shorten_ends_cut_text_with_ellipsis() {
+        assert_eq!(shorten("abcd", 3), "ab…");
+        assert_eq!(shorten("éééé", 3), "éé…");
+        assert_eq!(shorten("abcd", 1), "…");
+        assert_eq!(shorten("abcd", 0), "");
+    }
+
+    #[test]
+    fn message_redaction_happens_before_the_cut() {
+        let redactor = redactor(&["s3cr3t"]);
+        let text = format!("{}s3cr3t", "x".repeat(MAX_MESSAGE_CHARS - 4));
+        let message = redactor.redact_message(&text);
+
+        assert_eq!(message.chars().count(), MAX_MESSAGE_CHARS);
+        assert!(message.ends_with("x[re…"), "message ends with {message:?}");
+        assert!(!message.contains("s3c"), "message: {message:?}");
     }
 
     #[test]

@@ -263,7 +263,9 @@ fn classify(run: &ActionRun<'_>, stage: Stage, caught: CaughtError<'_>) -> Actio
         return ActionError::MemoryLimit { action };
     }
 
-    let message = run.redactor.redact_text(&describe_caught(&caught, stage));
+    let message = run
+        .redactor
+        .redact_message(&describe_caught(&caught, stage));
     match stage {
         Stage::Setup => ActionError::Internal(format!(
             "could not set up the sandbox for action {action:?}: {message}"

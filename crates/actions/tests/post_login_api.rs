@@ -4,7 +4,7 @@
 
 mod common;
 
-use authbridge_actions::ActionError;
+use authbridge_actions::{ActionError, MAX_MESSAGE_CHARS};
 use common::{action, event, run_one, runner};
 use serde_json::json;
 
@@ -258,6 +258,102 @@ async fn deny_stops_later_actions_and_keeps_earlier_effects() {
     assert_eq!(outcome.app_metadata.get("third"), None);
 }
 
+/// Returns the reason the single action `code` denied the login with.
+async fn deny_reason(code: &str) -> String {
+    run_one(code)
+        .await
+        .expect("deny is not an error")
+        .denied
+        .expect("action denied")
+}
+
+/// Asserts that `message` is `MAX_MESSAGE_CHARS` characters of `repeated`, the last one `…`.
+fn assert_cut(message: &str, repeated: char) {
+    assert_eq!(message.chars().count(), MAX_MESSAGE_CHARS);
+    assert!(
+        message.ends_with('…'),
+        "message ends with {:?}",
+        message.chars().last()
+    );
+    let prefix = message.trim_end_matches('…');
+    assert!(
+        prefix.chars().all(|c| c == repeated),
+        "message starts with {:?}",
+        prefix.chars().take(20).collect::<String>()
+    );
+}
+
+#[tokio::test]
+async fn long_deny_reason_is_cut() {
+    let reason = deny_reason(
+        "exports.onExecutePostLogin = async (event, api) => { api.access.deny('a'.repeat(1000000)); };",
+    )
+    .await;
+
+    assert_cut(&reason, 'a');
+}
+
+#[tokio::test]
+async fn long_deny_reason_is_cut_between_characters() {
+    let reason = deny_reason(
+        "exports.onExecutePostLogin = async (event, api) => { api.access.deny('é'.repeat(1000)); };",
+    )
+    .await;
+
+    assert_cut(&reason, 'é');
+}
+
+#[tokio::test]
+async fn deny_reason_at_the_limit_is_kept() {
+    let code = format!(
+        "exports.onExecutePostLogin = async (event, api) => {{ api.access.deny('b'.repeat({MAX_MESSAGE_CHARS})); }};"
+    );
+    let reason = deny_reason(&code).await;
+
+    assert_eq!(reason, "b".repeat(MAX_MESSAGE_CHARS));
+}
+
+#[tokio::test]
+async fn non_string_deny_reasons_become_strings() {
+    let cases = [
+        ("42", "42"),
+        ("true", "true"),
+        ("undefined", ""),
+        ("null", ""),
+        ("{ code: 7 }", "[object Object]"),
+        ("{ toString() { return 'custom'; } }", "custom"),
+        ("['a', 'b']", "a,b"),
+        ("new Error('bad')", "Error: bad"),
+        ("Symbol('tag')", "Symbol(tag)"),
+        ("Object.create(null)", "[object Object]"),
+        (
+            "{ toString() { throw new Error('no'); } }",
+            "[object Object]",
+        ),
+    ];
+    for (reason, expected) in cases {
+        let code = format!(
+            "exports.onExecutePostLogin = async (event, api) => {{ api.access.deny({reason}); }};"
+        );
+        let outcome = run_one(&code).await;
+
+        assert_eq!(
+            outcome.map(|outcome| outcome.denied),
+            Ok(Some(expected.to_owned())),
+            "deny({reason})"
+        );
+    }
+}
+
+#[tokio::test]
+async fn deny_without_reason_is_empty() {
+    let reason =
+        deny_reason("exports.onExecutePostLogin = async (event, api) => { api.access.deny(); };")
+            .await;
+
+    assert_eq!(reason, "");
+}
+
 #[tokio::test]
 async fn module_exports_object_form_is_supported() {
     let outcome = run_one(
@@ -372,6 +468,55 @@ async fn thrown_string_is_reported_as_is() {
             message: "plain string".to_owned(),
         }
     );
+}
+
+#[tokio::test]
+async fn long_thrown_message_is_cut() {
+    let error = run_one(
+        "exports.onExecutePostLogin = async () => { throw new Error('m'.repeat(1000000)); };",
+    )
+    .await
+    .expect_err("flow fails");
+
+    let ActionError::Thrown { action, message } = &error else {
+        panic!("expected a thrown error, got a different variant: {error}");
+    };
+    assert_eq!(action, "test-action");
+    assert_cut(message, 'm');
+}
+
+#[tokio::test]
+async fn long_thrown_string_is_cut() {
+    let error = run_one("exports.onExecutePostLogin = async () => { throw 's'.repeat(1000000); };")
+        .await
+        .expect_err("flow fails");
+
+    let ActionError::Thrown { message, .. } = &error else {
+        panic!("expected a thrown error, got a different variant: {error}");
+    };
+    assert_cut(message, 's');
+}
+
+#[tokio::test]
+async fn long_compile_error_message_is_cut() {
+    // QuickJS cuts identifiers in its syntax errors to about 64 bytes, but the location it
+    // appends contains the whole action name.
+    let name = "n".repeat(2000);
+    let actions = vec![action(
+        &name,
+        "exports.onExecutePostLogin = async () => { const a a; };",
+    )];
+    let error = runner()
+        .run_post_login(actions, event())
+        .await
+        .expect_err("flow fails");
+
+    let ActionError::Compile { message, .. } = &error else {
+        panic!("expected a compile error, got a different variant: {error}");
+    };
+    assert_eq!(message.chars().count(), MAX_MESSAGE_CHARS);
+    assert!(message.contains("(at nnnn"), "message: {message}");
+    assert!(message.ends_with("nnn…"), "message: {message}");
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@
 
 mod common;
 
-use authbridge_actions::{ActionError, LogLevel, PostLoginOutcome};
+use authbridge_actions::{ActionError, LogLevel, MAX_MESSAGE_CHARS, PostLoginOutcome};
 use common::{action, event, run_one, runner};
 use serde_json::json;
 
@@ -136,6 +136,27 @@ async fn error_in_timer_callback_fails_the_action() {
             action: "test-action".to_owned(),
             message: "timer broke".to_owned(),
         }
+    );
+}
+
+#[tokio::test]
+async fn long_error_in_timer_callback_is_cut() {
+    let error = run_one(
+        "exports.onExecutePostLogin = async () => {
+           setTimeout(() => { throw new Error('t'.repeat(1000000)); }, 1);
+           await new Promise((resolve) => setTimeout(resolve, 30));
+         };",
+    )
+    .await
+    .expect_err("flow fails");
+
+    let ActionError::Thrown { message, .. } = &error else {
+        panic!("expected a thrown error, got a different variant: {error}");
+    };
+    assert_eq!(message.chars().count(), MAX_MESSAGE_CHARS);
+    assert_eq!(
+        message.as_str(),
+        format!("{}…", "t".repeat(MAX_MESSAGE_CHARS - 1))
     );
 }
 

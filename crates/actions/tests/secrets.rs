@@ -4,7 +4,7 @@
 
 mod common;
 
-use authbridge_actions::ActionError;
+use authbridge_actions::{ActionError, MAX_MESSAGE_CHARS};
 use common::{action, action_with_secrets, event, runner};
 use serde_json::json;
 
@@ -183,6 +183,72 @@ async fn compile_error_message_redacts_secrets() {
         "got {error:?}"
     );
     assert!(!format!("{error:?}").contains(API_KEY), "debug: {error:?}");
+}
+
+#[tokio::test]
+async fn deny_reason_redacts_secrets() {
+    let secret = "s3cr3t-value-xyz";
+    let actions = vec![action_with_secrets(
+        "gate",
+        "exports.onExecutePostLogin = async (event, api) => {
+           api.access.deny('denied ' + event.secrets.SECRET_ONE);
+         };",
+        &[("SECRET_ONE", secret)],
+    )];
+    let outcome = runner()
+        .run_post_login(actions, event())
+        .await
+        .expect("deny is not an error");
+
+    assert_eq!(outcome.denied.as_deref(), Some("denied [redacted]"));
+}
+
+#[tokio::test]
+async fn deny_reason_redacts_secrets_of_earlier_actions() {
+    let actions = vec![
+        action_with_secrets(
+            "handover",
+            "exports.onExecutePostLogin = async (event, api) => {
+               api.user.setAppMetadata('copied', event.secrets.API_KEY);
+             };",
+            &[("API_KEY", API_KEY)],
+        ),
+        action(
+            "gate",
+            "exports.onExecutePostLogin = async (event, api) => {
+               api.access.deny('key ' + event.user.app_metadata.copied);
+             };",
+        ),
+    ];
+    let outcome = runner()
+        .run_post_login(actions, event())
+        .await
+        .expect("deny is not an error");
+
+    assert_eq!(outcome.denied.as_deref(), Some("key [redacted]"));
+}
+
+#[tokio::test]
+async fn secret_at_message_cut_is_redacted_whole() {
+    let code = format!(
+        "exports.onExecutePostLogin = async (event, api) => {{
+           api.access.deny('x'.repeat({prefix}) + event.secrets.API_KEY);
+         }};",
+        prefix = MAX_MESSAGE_CHARS - 4,
+    );
+    let actions = vec![action_with_secrets("gate", &code, &[("API_KEY", API_KEY)])];
+    let outcome = runner()
+        .run_post_login(actions, event())
+        .await
+        .expect("deny is not an error");
+    let reason = outcome.denied.expect("action denied");
+
+    assert_eq!(reason.chars().count(), MAX_MESSAGE_CHARS);
+    assert!(reason.ends_with("x[re…"), "reason ends with {reason:?}");
+    assert!(
+        !reason.contains("sk_"),
+        "reason contains part of the secret"
+    );
 }
 
 #[tokio::test]

@@ -30,6 +30,8 @@ pub(crate) struct Stack {
     pub(crate) app_url: String,
     /// The CA certificate to trust when the broker serves HTTPS.
     pub(crate) ca_path: Option<std::path::PathBuf>,
+    /// Held while the stack runs, so a second `up` on the same data directory is refused.
+    _data_dir_lock: std::fs::File,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<std::io::Result<()>>,
 }
@@ -71,6 +73,8 @@ impl Stack {
                 config.data_dir.display()
             )
         })?;
+        restrict_to_owner(&config.data_dir)?;
+        let data_dir_lock = lock_data_dir(&config.data_dir)?;
         let clock: SharedClock = Arc::new(SystemClock);
 
         let tls = match config.broker.tls {
@@ -172,6 +176,7 @@ impl Stack {
             endpoints,
             app_url,
             ca_path: tls.map(|files| files.ca_path),
+            _data_dir_lock: data_dir_lock,
             shutdown,
             tasks,
         })
@@ -246,4 +251,44 @@ fn broker_http_client(tls: Option<&crate::tls::TlsFiles>) -> anyhow::Result<reqw
         builder = builder.add_root_certificate(ca);
     }
     Ok(builder.build()?)
+}
+
+/// Makes the data directory accessible to its owner only: the store holds the signing keys
+/// and the encrypted upstream tokens, and the key files sit beside it.
+#[cfg(unix)]
+fn restrict_to_owner(dir: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).with_context(|| {
+        format!(
+            "restricting the data directory {} to its owner failed",
+            dir.display()
+        )
+    })
+}
+
+#[cfg(not(unix))]
+fn restrict_to_owner(_dir: &std::path::Path) -> anyhow::Result<()> {
+    Ok(())
+}
+
+/// Takes an exclusive lock on `up.lock` in the data directory, so two stacks never provision
+/// the same tenant with different ports under each other.
+fn lock_data_dir(dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    let path = dir.join("up.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {} failed", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another authbridge up is running on the data directory {}; stop it or pass another --data-dir",
+            dir.display()
+        ),
+        Err(std::fs::TryLockError::Error(error)) => {
+            Err(error).with_context(|| format!("locking {} failed", path.display()))
+        }
+    }
 }

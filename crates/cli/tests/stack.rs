@@ -876,10 +876,45 @@ async fn logs_never_contain_upstream_tokens_or_secrets() -> anyhow::Result<()> {
         ),
         ("web client secret", "demo-web-secret"),
         ("machine-to-machine client secret", DEMO_M2M_SECRET),
-        ("action secret", "demo secret: shown as [redacted] in captures"),
+        (
+            "action secret",
+            "demo secret: shown as [redacted] in captures",
+        ),
     ];
     for (what, value) in secrets {
         assert!(!log.contains(value), "the log contains the {what}");
     }
+    Ok(())
+}
+
+#[tokio::test]
+async fn second_up_on_same_data_dir_is_refused() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let stack = Stack::start(dir.path()).await?;
+
+    let mut second = up_command(dir.path(), 0);
+    let output = output_within(&mut second, COMMAND_TIMEOUT, "a second authbridge up").await?;
+
+    assert!(!output.status.success(), "{}", describe(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("another authbridge up"),
+        "{}",
+        describe(&output)
+    );
+    stack.login_json().await?;
+    Ok(())
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn data_dir_is_private_to_its_owner() -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir()?;
+    let _stack = Stack::start(dir.path()).await?;
+
+    let mode = std::fs::metadata(dir.path().join("data"))?
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700);
     Ok(())
 }

@@ -22,6 +22,10 @@ use crate::Broker;
 use crate::pages::{self, ConnectionLink};
 use crate::respond::{ResponseTarget, redirect};
 
+/// Largest accepted query string. Each login in progress is stored until it ends or expires,
+/// so an unauthenticated request must not be able to write much.
+const MAX_QUERY_BYTES: usize = 8 * 1024;
+
 /// Parameters whose repetition makes a request invalid (RFC 6749, section 3.1).
 const SINGLE_VALUED: &[&str] = &[
     "client_id",
@@ -44,10 +48,17 @@ pub(crate) async fn authorize(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let pairs: Vec<(String, String)> =
-        url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-            .into_owned()
-            .collect();
+    let query = query.unwrap_or_default();
+    if query.len() > MAX_QUERY_BYTES {
+        return pages::error_page(
+            StatusCode::URI_TOO_LONG,
+            "Request too large",
+            "The authorization request is too large. Send a shorter state, nonce or scope.",
+        );
+    }
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
     let mut params: HashMap<&str, &str> = HashMap::new();
     let mut repeated = None;
     for (name, value) in &pairs {

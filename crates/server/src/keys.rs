@@ -1,9 +1,6 @@
 //! The broker's signing keys: the current key signs, the next one is published ahead of
 //! rotation, as Auth0 publishes two keys.
 
-// TODO-security: private keys are stored as plain PKCS#8; they are to be encrypted at rest with
-// the same key ring as upstream tokens.
-
 use authbridge_oidc::SigningKey;
 use authbridge_store::{KeyStatus, Store, StoredKey};
 use chrono::{DateTime, Utc};

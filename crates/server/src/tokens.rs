@@ -12,6 +12,15 @@ use crate::{Broker, ServerError};
 
 // TODO-compat: no refresh tokens are issued yet, so `offline_access` is never granted.
 
+/// Management API scopes a user's own access token may carry.
+pub(crate) const CURRENT_USER_SCOPES: &[&str] = &[
+    "read:current_user",
+    "update:current_user_metadata",
+    "create:current_user_metadata",
+    "delete:current_user_metadata",
+    "update:current_user_identities",
+];
+
 /// Scopes of OpenID Connect the broker grants to users.
 const OIDC_SCOPES: &[&str] = &["openid", "profile", "email"];
 
@@ -33,14 +42,29 @@ pub(crate) fn token_hash(access_token: &str) -> String {
 
 /// Returns the scopes granted for a user's request: OpenID Connect scopes and scopes the
 /// requested API defines. Other requested scopes are dropped without an error.
-fn granted_scopes(requested: &str, api: Option<&ResourceServer>) -> Vec<String> {
+fn granted_scopes(
+    requested: &str,
+    api: Option<&ResourceServer>,
+    management_audience: &str,
+) -> Vec<String> {
     split_scopes(requested)
         .into_iter()
         .filter(|scope| {
             OIDC_SCOPES.contains(&scope.as_str())
-                || api.is_some_and(|api| api.scopes.iter().any(|defined| defined == scope))
+                || api.is_some_and(|api| grants_to_users(api, scope, management_audience))
         })
         .collect()
+}
+
+/// Tells whether a user's login may be granted `scope` of `api`: any scope the API defines,
+/// except on the Management API, where users get only the scopes about themselves, as Auth0
+/// does. Administration scopes come only from client grants.
+fn grants_to_users(api: &ResourceServer, scope: &str, management_audience: &str) -> bool {
+    let defined = api.scopes.iter().any(|defined| defined == scope);
+    if api.identifier == management_audience {
+        return defined && CURRENT_USER_SCOPES.contains(&scope);
+    }
+    defined
 }
 
 /// Issues the tokens an authorization code grants.
@@ -55,7 +79,7 @@ pub(crate) async fn issue_for_code(
         Some(audience) => broker.store().resource_server(audience).await?,
         None => None,
     };
-    let scopes = granted_scopes(&code.scope, api.as_ref());
+    let scopes = granted_scopes(&code.scope, api.as_ref(), &settings.management_audience());
     let scope = scopes.join(" ");
     let has_openid = scopes.iter().any(|scope| scope == "openid");
     let lifetime = api
@@ -205,7 +229,28 @@ mod tests {
         let granted = granted_scopes(
             "openid profile app_metadata roles read:x write:y",
             Some(&api),
+            "https://tenant.test/api/v2/",
         );
         assert_eq!(granted, vec!["openid", "profile", "read:x"]);
+    }
+
+    #[test]
+    fn users_get_only_current_user_scopes_of_management_api() {
+        let management = ResourceServer {
+            identifier: "https://tenant.test/api/v2/".into(),
+            name: "Management API".into(),
+            scopes: vec![
+                "read:users".into(),
+                "read:user_idp_tokens".into(),
+                "read:current_user".into(),
+            ],
+            token_lifetime: 60,
+        };
+        let granted = granted_scopes(
+            "openid read:users read:user_idp_tokens read:current_user",
+            Some(&management),
+            "https://tenant.test/api/v2/",
+        );
+        assert_eq!(granted, vec!["openid", "read:current_user"]);
     }
 }

@@ -182,3 +182,18 @@ async fn short_code_challenge_is_invalid_request() {
 
     assert_error_redirect(&redirect, "invalid_request");
 }
+
+#[tokio::test]
+async fn oversized_authorize_request_is_refused_without_storing() {
+    let tenant = TestTenant::start().await;
+    let huge_state = "s".repeat(20_000);
+    let url = format!(
+        "{}authorize?client_id={WEB_CLIENT_ID}&redirect_uri=https%3A%2F%2Fapp.test%2Fcb&response_type=code&scope=openid&state={huge_state}",
+        tenant.issuer
+    );
+
+    let response = tenant.http.get(url).send().await.unwrap();
+
+    assert_eq!(response.status(), StatusCode::URI_TOO_LONG);
+    assert!(response.headers().get(reqwest::header::LOCATION).is_none());
+}

@@ -1591,3 +1591,28 @@ async fn rate_limits_are_kept_per_client() {
     assert_eq!(other_reply.status, StatusCode::OK);
     assert_eq!(rate_headers(&other_reply).1, 2);
 }
+
+#[tokio::test]
+async fn login_cannot_obtain_management_administration_scopes() {
+    let tenant = tenant_with_ada().await;
+    let audience = tenant.url("api/v2/").to_string();
+    let params = Params::web().with("audience", &audience).with(
+        "scope",
+        "openid read:users read:user_idp_tokens update:users delete:users",
+    );
+    let code = tenant.login_for_code(&params).await;
+    let tokens = tenant.redeem_ok(&code).await;
+    let access_token = tokens["access_token"].as_str().unwrap();
+
+    assert_eq!(tokens["scope"], json!("openid"));
+    let (status, body) = json_body(tenant.get_user_raw(access_token, ADA_ENCODED_ID).await).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let response = tenant
+        .http
+        .get(tenant.url("api/v2/users"))
+        .bearer_auth(access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+}

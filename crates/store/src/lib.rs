@@ -5,7 +5,7 @@
 //! in progress, authorization codes and what `/userinfo` releases. [`SqliteStore`] keeps it in
 //! one SQLite file (or in memory for tests); a PostgreSQL backend implements the same trait.
 //!
-//! Upstream tokens are encrypted at rest with a [`TokenCipher`].
+//! Upstream tokens and the private signing keys are encrypted at rest with a [`TokenCipher`].
 //!
 //! Records read by key only (clients, connections, actions, codes) are stored as JSON text.
 //! Users and identities have columns of their own because they are searched.

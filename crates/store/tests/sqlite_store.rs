@@ -193,3 +193,28 @@ async fn upstream_tokens_are_encrypted_in_the_database_file() {
     assert!(!raw.contains("plain-access-token"));
     assert!(!raw.contains("plain-refresh-token"));
 }
+
+#[tokio::test]
+async fn token_sealed_under_another_key_reads_as_absent() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tenant.db");
+    let first = TokenCipher::new(&[("k1".to_owned(), vec![1u8; 32])], "k1").unwrap();
+    let store = SqliteStore::open(&path, first).await.unwrap();
+    store
+        .record_federated_login(&login("A1", Some("R1")), Utc::now())
+        .await
+        .unwrap();
+    drop(store);
+
+    let second = TokenCipher::new(&[("k2".to_owned(), vec![2u8; 32])], "k2").unwrap();
+    let store = SqliteStore::open(&path, second).await.unwrap();
+    let user = store
+        .user("oidc|Cencora|4a6f1d2e8b9c4f0a9e3d2c1b0a998877")
+        .await
+        .unwrap()
+        .unwrap();
+
+    assert_eq!(user.identities.len(), 1);
+    assert_eq!(user.identities[0].tokens.access_token, None);
+    assert_eq!(user.identities[0].tokens.refresh_token, None);
+}

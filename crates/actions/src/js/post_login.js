@@ -5,11 +5,27 @@
 (function postLogin(host) {
   'use strict';
 
+  // Converts a deny reason to the string the client receives. `undefined` and `null` mean no
+  // reason. A value whose conversion throws, such as an object with a throwing `toString` or one
+  // without a prototype, falls back to its `[object Tag]` form, then to no reason.
+  function reasonText(reason) {
+    if (reason === undefined || reason === null) return '';
+    try {
+      return String(reason);
+    } catch (error) {
+      try {
+        return Object.prototype.toString.call(reason);
+      } catch (tagError) {
+        return '';
+      }
+    }
+  }
+
   function createApi() {
     const api = {
       access: {
         deny(reason) {
-          host.deny(reason === undefined ? '' : String(reason));
+          host.deny(reasonText(reason));
           return api;
         },
       },

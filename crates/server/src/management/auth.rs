@@ -120,6 +120,15 @@ pub(super) fn authenticate(
         .and_then(Value::as_str)
         .filter(|sub| !sub.ends_with("@clients"))
         .map(str::to_owned);
+    // A user's own token counts only for scopes about that user, whatever it carries, so no
+    // token minted by a login can administer other users.
+    let scopes = match user_id {
+        Some(_) => scopes
+            .into_iter()
+            .filter(|scope| crate::tokens::CURRENT_USER_SCOPES.contains(&scope.as_str()))
+            .collect(),
+        None => scopes,
+    };
     Ok(Caller {
         client_id,
         user_id,

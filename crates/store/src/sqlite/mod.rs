@@ -136,9 +136,16 @@ impl Store for SqliteStore {
             .map(|row| {
                 let kid: String = row.try_get("kid")?;
                 let status: String = row.try_get("status")?;
+                let sealed: Vec<u8> = row.try_get("pkcs8")?;
+                let sealed =
+                    String::from_utf8(sealed).map_err(|_| crate::CipherError::Malformed)?;
+                let pkcs8 = self.cipher.decrypt(&sealed, &signing_key_context(&kid))?;
+                let pkcs8 =
+                    base64::Engine::decode(&base64::engine::general_purpose::STANDARD, pkcs8)
+                        .map_err(|_| crate::CipherError::Malformed)?;
                 Ok(StoredKey {
                     status: KeyStatus::parse(&status).unwrap_or(KeyStatus::Previous),
-                    pkcs8: row.try_get("pkcs8")?,
+                    pkcs8,
                     created_at: from_millis(row.try_get("created_at")?),
                     kid,
                 })
@@ -163,7 +170,7 @@ impl Store for SqliteStore {
                 "INSERT INTO signing_keys (kid, pkcs8, status, created_at) VALUES ($1, $2, $3, $4)",
             )
             .bind(&key.kid)
-            .bind(&key.pkcs8)
+            .bind(self.sealed_signing_key(key)?.into_bytes())
             .bind(key.status.as_str())
             .bind(millis(key.created_at))
             .execute(&mut *transaction)
@@ -426,7 +433,21 @@ impl From<StoredAction> for Action {
     }
 }
 
+/// Returns the associated data binding an encrypted signing key to its key id.
+fn signing_key_context(kid: &str) -> String {
+    format!("signing_keys|{kid}|pkcs8")
+}
+
 impl SqliteStore {
+    /// Encrypts a signing key's PKCS#8 bytes with the token key ring, as base64 text.
+    fn sealed_signing_key(&self, key: &StoredKey) -> StoreResult<String> {
+        let encoded =
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &key.pkcs8);
+        Ok(self
+            .cipher
+            .encrypt(&encoded, &signing_key_context(&key.kid))?)
+    }
+
     async fn put_body(
         &self,
         table: &'static str,

@@ -40,10 +40,18 @@ fn open(
     connection: &str,
     column: &str,
 ) -> StoreResult<Option<String>> {
-    value
-        .map(|value| cipher.decrypt(&value, &token_context(user_id, connection, column)))
-        .transpose()
-        .map_err(Into::into)
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    match cipher.decrypt(&value, &token_context(user_id, connection, column)) {
+        Ok(token) => Ok(Some(token)),
+        // An unreadable token reads as absent, so one user sealed under a lost key does not
+        // make every user unreadable; the next upstream login stores a fresh token.
+        Err(error) => {
+            tracing::warn!(%error, user_id, connection, column, "an upstream token cannot be decrypted");
+            Ok(None)
+        }
+    }
 }
 
 pub(super) async fn load_user(
