@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 pub(crate) const CONFIG_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct Config {
     /// Format version of the file; must be 1.
     pub(crate) version: u32,
@@ -26,6 +27,7 @@ pub(crate) struct Config {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct BrokerConfig {
     /// Address the servers listen on.
     pub(crate) bind: IpAddr,
@@ -39,6 +41,7 @@ pub(crate) struct BrokerConfig {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct GigyaConfig {
     pub(crate) port: u16,
     /// JSON file of accounts; the built-in demo accounts when absent.
@@ -46,11 +49,13 @@ pub(crate) struct GigyaConfig {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct AppConfig {
     pub(crate) port: u16,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct ActionsConfig {
     /// Folder with `actions.toml` and the action sources; `{data_dir}/actions` when absent,
     /// filled with the demo actions on first start.
@@ -96,9 +101,17 @@ impl Config {
             }
             None => figment = figment.merge(Toml::file("authbridge.toml")),
         }
-        figment = figment.merge(Env::prefixed("AUTHBRIDGE_").split("__"));
+        // The token key variables configure the key ring, not this file's settings.
+        figment = figment.merge(
+            Env::prefixed("AUTHBRIDGE_")
+                .filter(|key| !key.as_str().to_ascii_lowercase().starts_with("token_key"))
+                .split("__"),
+        );
 
         let config: Config = figment.extract().context("the configuration is invalid")?;
+        if config.actions.timeout_ms == 0 {
+            bail!("actions.timeout_ms must be at least 1");
+        }
         if config.version != CONFIG_VERSION {
             bail!(
                 "configuration version {} is not supported; this build reads version {CONFIG_VERSION}",

@@ -150,6 +150,7 @@ fn main() -> ExitCode {
                 tracing_subscriber::EnvFilter::new("info,tower_http=warn,sqlx=warn")
             }),
         )
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
 
@@ -254,12 +255,20 @@ fn print_banner(stack: &stack::Stack, config: &Config) {
         stack.broker_addr.port(),
         stack.gigya_addr.port(),
         stack.app_addr.port(),
-        if stack.ca_path.is_some() {
-            " --tls"
-        } else {
-            ""
-        }
+        login_extra_flags(stack, config),
     );
+}
+
+/// Returns the `login` flags beyond the ports that reach this stack.
+fn login_extra_flags(stack: &stack::Stack, config: &Config) -> String {
+    let mut flags = String::new();
+    if let Some(public_url) = &config.broker.public_url {
+        flags.push_str(&format!(" --public-url {public_url}"));
+    }
+    if let Some(ca_path) = &stack.ca_path {
+        flags.push_str(&format!(" --ca-file {}", ca_path.display()));
+    }
+    flags
 }
 
 async fn login(args: LoginArgs) -> anyhow::Result<()> {

@@ -168,6 +168,7 @@ pub(crate) fn seed_actions_dir(dir: &Path) -> anyhow::Result<()> {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Manifest {
     version: u32,
     #[serde(default, rename = "action")]
@@ -175,6 +176,7 @@ struct Manifest {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ManifestAction {
     name: String,
     #[serde(default = "post_login")]
@@ -227,6 +229,15 @@ pub(crate) fn load_actions(dir: &Path, issuer: &str) -> anyhow::Result<Vec<Actio
     }
 
     let mut actions = Vec::new();
+    let mut names = std::collections::HashSet::new();
+    for entry in &manifest.actions {
+        if !names.insert(entry.name.as_str()) {
+            bail!(
+                "the actions manifest lists the action {} twice; give each action its own name",
+                entry.name
+            );
+        }
+    }
     for (position, entry) in manifest.actions.into_iter().enumerate() {
         if entry.trigger != "post-login" {
             bail!(

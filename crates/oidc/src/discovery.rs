@@ -15,7 +15,7 @@ pub fn document(issuer: &str) -> Value {
         "userinfo_endpoint": endpoint("userinfo"),
         "jwks_uri": endpoint(".well-known/jwks.json"),
         "scopes_supported": [
-            "openid", "profile", "offline_access", "name", "given_name", "family_name",
+            "openid", "profile", "name", "given_name", "family_name",
             "nickname", "email", "email_verified", "picture", "created_at", "identities",
         ],
         "response_types_supported": ["code"],

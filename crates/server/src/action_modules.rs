@@ -183,8 +183,9 @@ impl TenantOrigin {
         let Some(url) = self.url_for_domain(domain) else {
             return false;
         };
-        url.host_str() == self.base.host_str()
-            && url.port_or_known_default() == self.base.port_or_known_default()
+        let same_host = url.host_str() == self.base.host_str()
+            || (is_loopback(&url) && is_loopback(&self.base));
+        same_host && url.port_or_known_default() == self.base.port_or_known_default()
     }
 
     /// Parses `domain` as the authority of a URL with the issuer's scheme. Returns `None` for
@@ -266,6 +267,17 @@ struct OutgoingRequest {
     headers: BTreeMap<String, String>,
     #[serde(default)]
     body: Option<String>,
+}
+
+/// Tells whether `url` names this machine: `localhost` or a loopback address. Requests are
+/// still sent to the issuer's own URL, so the alias only decides whether a domain matches.
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(address)) => address.is_loopback(),
+        Some(url::Host::Ipv6(address)) => address.is_loopback(),
+        None => false,
+    }
 }
 
 /// Sends the `request` calls of actions to the tenant's origin.
@@ -427,7 +439,6 @@ mod tests {
         for domain in [
             "localhost",
             "localhost:3001",
-            "127.0.0.1:3000",
             "evil.example.com",
             "localhost:3000/api",
             "user@localhost:3000",
@@ -436,6 +447,15 @@ mod tests {
         ] {
             assert!(!local.matches_domain(domain), "{domain}");
         }
+    }
+
+    #[test]
+    fn loopback_aliases_match_a_loopback_issuer() {
+        let origin = tenant("http://localhost:3000/");
+        assert!(origin.matches_domain("127.0.0.1:3000"));
+        assert!(origin.matches_domain("[::1]:3000"));
+        assert!(!origin.matches_domain("127.0.0.1:3001"));
+        assert!(!tenant("https://auth.example.com/").matches_domain("127.0.0.1:443"));
     }
 
     #[test]

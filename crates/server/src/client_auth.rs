@@ -84,12 +84,13 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OA
     let invalid =
         || OAuthError::invalid_request("The Authorization header is not valid Basic credentials.");
     let value = value.to_str().map_err(|_| invalid())?;
-    let Some(encoded) = value
-        .strip_prefix("Basic ")
-        .or_else(|| value.strip_prefix("basic "))
-    else {
+    // The scheme name is case-insensitive (RFC 9110, section 11.1).
+    let Some((scheme, encoded)) = value.split_once(' ') else {
         return Ok(None);
     };
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Ok(None);
+    }
     let decoded = STANDARD.decode(encoded.trim()).map_err(|_| invalid())?;
     let decoded = String::from_utf8(decoded).map_err(|_| invalid())?;
     let (id, secret) = decoded.split_once(':').ok_or_else(invalid)?;

@@ -7,9 +7,12 @@
 const capture = require('@authbridge/capture');
 
 exports.onExecutePostLogin = async (event) => {
-  capture.record({
-    captured_at: new Date().toISOString(),
-    trigger: 'post-login',
-    event,
-  });
+  const capturedAt = new Date().toISOString();
+  try {
+    capture.record({ captured_at: capturedAt, trigger: 'post-login', event });
+  } catch (error) {
+    // A debugging aid must not block a login: an event too large or too deep to record
+    // leaves a note instead.
+    capture.record({ captured_at: capturedAt, trigger: 'post-login', skipped: String(error.message) });
+  }
 };
