@@ -2,7 +2,7 @@
 //! redeems the code and shows the verified ID token claims, the access token claims and the
 //! user's app_metadata.
 //!
-//! Each login's state, nonce and PKCE verifier stay on the server, keyed by the state; a
+//! Each login's state, nonce and PKCE verifier stay on the server, keyed by the state. A
 //! cookie binds the state to the browser that started the login.
 
 use std::collections::HashMap;

@@ -15,7 +15,7 @@ use crate::relying_party::{DemoRelyingParty, LoginResult};
 pub(crate) const DEMO_LOGIN_ID: &str = "ada@example.com";
 pub(crate) const DEMO_PASSWORD: &str = "Passw0rd!";
 
-/// Where the stack to log in to runs.
+/// The address of the stack to log in to, and the CA to trust for it.
 pub(crate) struct Target {
     pub(crate) issuer: String,
     /// CA certificate to trust for an HTTPS broker.
@@ -63,7 +63,7 @@ pub(crate) async fn run(
     let page = http.get(upstream.clone()).send().await?;
     if page.status() != StatusCode::OK {
         bail!(
-            "the provider's login page answered HTTP {}",
+            "the provider's login page returned HTTP {}",
             page.status().as_u16()
         );
     }
@@ -119,7 +119,7 @@ async fn expect_redirect(http: &reqwest::Client, url: Url, what: &str) -> anyhow
         .with_context(|| format!("requesting {what} failed"))?;
     if response.status() != StatusCode::FOUND {
         bail!(
-            "{what} answered HTTP {} instead of a redirect",
+            "{what} returned HTTP {} instead of a redirect",
             response.status().as_u16()
         );
     }

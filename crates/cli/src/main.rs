@@ -214,6 +214,7 @@ fn print_banner(stack: &stack::Stack, config: &Config) {
     let endpoints = &stack.endpoints;
     println!("authbridge is running");
     println!();
+
     println!("  Broker (issuer)       {}", endpoints.issuer);
     println!(
         "    discovery           {}.well-known/openid-configuration",

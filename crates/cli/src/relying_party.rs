@@ -2,9 +2,9 @@
 //! application's `/callback` and `authbridge login --demo`.
 //!
 //! It redeems the code with `client_secret_post`, verifies the ID token against the broker's
-//! JWKS (issuer, audience, expiry, nonce), verifies the access token for the demo API, and
-//! reads the user's app_metadata through the Management API with the demo machine-to-machine
-//! client, as an application backend would.
+//! JWKS (issuer, audience, expiry, nonce) and verifies the access token for the demo API.
+//! Then it reads the user's app_metadata through the Management API with the demo
+//! machine-to-machine client, as an application backend would.
 
 use anyhow::{Context as _, anyhow, bail};
 use authbridge_oidc::jwt::{self, Expectations};
@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 
 use crate::tenant::{DEMO_API, DEMO_M2M_ID, DEMO_M2M_SECRET, DEMO_WEB_ID, DEMO_WEB_SECRET};
 
-/// What a finished demo login shows.
+/// The claims and metadata a finished demo login shows.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct LoginResult {
     pub(crate) id_token_claims: Map<String, Value>,
@@ -199,7 +199,7 @@ impl DemoRelyingParty {
         let body: Value = response.json().await.unwrap_or(Value::Null);
         if !status.is_success() {
             bail!(
-                "the broker answered HTTP {}: {} {}",
+                "the broker returned HTTP {}: {} {}",
                 status.as_u16(),
                 body["error"].as_str().unwrap_or("unknown_error"),
                 body["error_description"].as_str().unwrap_or_default()

@@ -253,8 +253,8 @@ fn broker_http_client(tls: Option<&crate::tls::TlsFiles>) -> anyhow::Result<reqw
     Ok(builder.build()?)
 }
 
-/// Makes the data directory accessible to its owner only: the store holds the signing keys
-/// and the encrypted upstream tokens, and the key files sit beside it.
+/// Makes the data directory accessible to its owner only: the store contains the signing keys
+/// and the encrypted upstream tokens, and the key files are beside it.
 #[cfg(unix)]
 fn restrict_to_owner(dir: &std::path::Path) -> anyhow::Result<()> {
     use std::os::unix::fs::PermissionsExt as _;

@@ -57,7 +57,7 @@ const DEMO_ACTIONS: &[(&str, &str)] = &[
 /// domain, since the manifest cannot know the port the broker binds.
 const TENANT_DOMAIN_PLACEHOLDER: &str = "{tenant_domain}";
 
-/// Where the parts of the demo stack are reachable.
+/// Addresses of the parts of the demo stack.
 #[derive(Debug, Clone)]
 pub(crate) struct DemoEndpoints {
     /// The broker's issuer, with a trailing slash.

@@ -11,8 +11,11 @@
 //! (scripts/test.sh runs both on first use). A test fails, never skips, when a requirement is
 //! missing, and the failure message names the install command.
 
+mod common;
+
+use common::*;
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context as _, anyhow, bail};
@@ -20,7 +23,6 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt as _, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 
-const AUTHBRIDGE: &str = env!("CARGO_BIN_EXE_authbridge");
 const DEMO_USER_ID: &str = "oidc|Cencora|4a6f1d2e8b9c4f0a9e3d2c1b0a998877";
 const CONNECTION: &str = "Cencora";
 const NARROWED_SCOPE: &str = "read:users";
@@ -99,7 +101,9 @@ impl Stack {
             broker_port: port_of(&banner.issuer)?,
             gigya_port: port_of(&banner.gigya_issuer)?,
             app_port: port_of(&banner.app_url)?,
-            ca_path: banner.ca_path,
+            ca_path: banner
+                .ca_path
+                .ok_or_else(|| anyhow!("the banner has no TLS CA certificate line"))?,
             workdir: workdir.to_owned(),
             log_path,
             child,
@@ -126,7 +130,12 @@ impl Stack {
             .args(["--app-port", &self.app_port.to_string()])
             .arg("--ca-file")
             .arg(&self.ca_path);
-        let output = output_within(&mut command, "authbridge login --demo --json --tls").await?;
+        let output = output_within(
+            &mut command,
+            COMMAND_TIMEOUT,
+            "authbridge login --demo --json --tls",
+        )
+        .await?;
         if !output.status.success() {
             bail!(
                 "authbridge login failed\n{}\nlog of authbridge up:\n{}",
@@ -140,7 +149,7 @@ impl Stack {
     /// Runs a script of `tests/compat`, requires exit status 0 and parses the last line of
     /// its stdout as JSON.
     async fn run_script(&self, mut command: Command, label: &str) -> anyhow::Result<Value> {
-        let output = output_within(&mut command, label).await?;
+        let output = output_within(&mut command, COMMAND_TIMEOUT, label).await?;
         if !output.status.success() {
             bail!(
                 "{label} failed\n{}\nlog of authbridge up:\n{}",
@@ -162,110 +171,6 @@ impl Drop for Stack {
     }
 }
 
-/// The addresses and the CA certificate `authbridge up --tls` prints in its banner.
-struct Banner {
-    issuer: String,
-    gigya_issuer: String,
-    app_url: String,
-    ca_path: PathBuf,
-}
-
-/// Reads stdout up to the banner's last line, which starts with "Open ".
-async fn read_banner(stdout: &mut Lines<BufReader<ChildStdout>>) -> anyhow::Result<Banner> {
-    let mut issuer = None;
-    let mut gigya_issuer = None;
-    let mut app_url = None;
-    let mut ca_path = None;
-    loop {
-        let Some(line) = stdout
-            .next_line()
-            .await
-            .context("reading stdout of authbridge up failed")?
-        else {
-            bail!("authbridge up exited before printing its banner");
-        };
-        let line = line.trim();
-        let value = line.split_whitespace().last().map(str::to_owned);
-        if line.starts_with("Broker (issuer)") {
-            issuer = value;
-        } else if line.starts_with("Gigya-compatible OP") {
-            gigya_issuer = value;
-        } else if line.starts_with("Demo application") {
-            app_url = value;
-        } else if let Some(path) = line.strip_prefix("TLS CA certificate") {
-            ca_path = Some(PathBuf::from(path.trim()));
-        } else if line.starts_with("Open ") {
-            break;
-        }
-    }
-    Ok(Banner {
-        issuer: issuer.ok_or_else(|| anyhow!("the banner has no broker line"))?,
-        gigya_issuer: gigya_issuer.ok_or_else(|| anyhow!("the banner has no provider line"))?,
-        app_url: app_url.ok_or_else(|| anyhow!("the banner has no demo application line"))?,
-        ca_path: ca_path.ok_or_else(|| anyhow!("the banner has no TLS CA certificate line"))?,
-    })
-}
-
-fn port_of(url: &str) -> anyhow::Result<u16> {
-    url::Url::parse(url)
-        .with_context(|| format!("the banner URL {url} is invalid"))?
-        .port()
-        .ok_or_else(|| anyhow!("the banner URL {url} has no port"))
-}
-
-fn read_log(path: &Path) -> String {
-    std::fs::read_to_string(path)
-        .unwrap_or_else(|error| format!("(reading {} failed: {error})", path.display()))
-}
-
-/// Sets NO_PROXY for the loopback hosts, so a proxy of the test's environment is never used.
-fn with_loopback_no_proxy(command: &mut Command) {
-    command
-        .env("NO_PROXY", "localhost,127.0.0.1,::1")
-        .env("no_proxy", "localhost,127.0.0.1,::1");
-}
-
-/// Returns a command for the `authbridge` binary that runs in `workdir`, with no
-/// `AUTHBRIDGE_*` variable of the test's environment and logs without ANSI colors.
-fn authbridge_command(workdir: &Path) -> Command {
-    let mut command = Command::new(AUTHBRIDGE);
-    command
-        .current_dir(workdir)
-        .stdin(Stdio::null())
-        .env("NO_COLOR", "1");
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("AUTHBRIDGE_") {
-            command.env_remove(name);
-        }
-    }
-    with_loopback_no_proxy(&mut command);
-    command
-}
-
-/// Runs `command` to completion within [`COMMAND_TIMEOUT`], capturing stdout and stderr.
-async fn output_within(command: &mut Command, label: &str) -> anyhow::Result<Output> {
-    // kill_on_drop: when the time limit drops the future, the child is killed.
-    let child = command
-        .kill_on_drop(true)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("spawning {label} failed"))?;
-    match tokio::time::timeout(COMMAND_TIMEOUT, child.wait_with_output()).await {
-        Ok(output) => output.with_context(|| format!("waiting for {label} failed")),
-        Err(_) => bail!("{label} did not finish within {COMMAND_TIMEOUT:?}"),
-    }
-}
-
-fn describe(output: &Output) -> String {
-    format!(
-        "exit status: {}\nstdout:\n{}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
 fn compat_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/compat")
 }
@@ -274,7 +179,7 @@ fn compat_dir() -> PathBuf {
 async fn require_node_sdk() -> anyhow::Result<()> {
     let mut version = Command::new("node");
     version.arg("--version").stdin(Stdio::null());
-    output_within(&mut version, "node --version")
+    output_within(&mut version, COMMAND_TIMEOUT, "node --version")
         .await
         .context("Node.js must be on PATH as `node`")?;
 
@@ -300,9 +205,13 @@ async fn require_python_sdk() -> anyhow::Result<()> {
              import httpx, requests",
         ])
         .stdin(Stdio::null());
-    let output = output_within(&mut import, "python3 -c 'from auth0.management import ...'")
-        .await
-        .context("Python 3 must be on PATH as `python3`")?;
+    let output = output_within(
+        &mut import,
+        COMMAND_TIMEOUT,
+        "python3 -c 'from auth0.management import ...'",
+    )
+    .await
+    .context("Python 3 must be on PATH as `python3`")?;
     if !output.status.success() {
         bail!(
             "the Python package auth0-python is not installed for python3. Run `{PIP_INSTALL}` \

@@ -6,6 +6,9 @@
 //! the browser test needs Chromium at /usr/bin/chromium (or at `$CHROMIUM`). Those tests fail,
 //! never skip, when a requirement is missing, and the failure message names the install command.
 
+mod common;
+
+use common::*;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::Duration;
@@ -15,7 +18,6 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt as _, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 
-const AUTHBRIDGE: &str = env!("CARGO_BIN_EXE_authbridge");
 const DEMO_UID: &str = "4a6f1d2e8b9c4f0a9e3d2c1b0a998877";
 const DEMO_USER_ID: &str = "oidc|Cencora|4a6f1d2e8b9c4f0a9e3d2c1b0a998877";
 const DEMO_LOGIN_ID: &str = "ada@example.com";
@@ -156,86 +158,11 @@ impl Drop for Stack {
     }
 }
 
-/// The addresses `authbridge up` prints in its banner.
-struct Banner {
-    issuer: String,
-    gigya_issuer: String,
-    app_url: String,
-}
-
-/// Reads stdout up to the banner's last line, which starts with "Open ".
-async fn read_banner(stdout: &mut Lines<BufReader<ChildStdout>>) -> anyhow::Result<Banner> {
-    let mut issuer = None;
-    let mut gigya_issuer = None;
-    let mut app_url = None;
-    loop {
-        let Some(line) = stdout
-            .next_line()
-            .await
-            .context("reading stdout of authbridge up failed")?
-        else {
-            bail!("authbridge up exited before printing its banner");
-        };
-        let line = line.trim();
-        let value = line.split_whitespace().last().map(str::to_owned);
-        if line.starts_with("Broker (issuer)") {
-            issuer = value;
-        } else if line.starts_with("Gigya-compatible OP") {
-            gigya_issuer = value;
-        } else if line.starts_with("Demo application") {
-            app_url = value;
-        } else if line.starts_with("Open ") {
-            break;
-        }
-    }
-    Ok(Banner {
-        issuer: issuer.ok_or_else(|| anyhow!("the banner has no broker line"))?,
-        gigya_issuer: gigya_issuer.ok_or_else(|| anyhow!("the banner has no provider line"))?,
-        app_url: app_url.ok_or_else(|| anyhow!("the banner has no demo application line"))?,
-    })
-}
-
-fn port_of(url: &str) -> anyhow::Result<u16> {
-    url::Url::parse(url)
-        .with_context(|| format!("the banner URL {url} is invalid"))?
-        .port()
-        .ok_or_else(|| anyhow!("the banner URL {url} has no port"))
-}
-
 /// Returns a suffix that differs between the stacks one test starts in the same directory.
 fn unique_suffix() -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static NEXT: AtomicU32 = AtomicU32::new(0);
     NEXT.fetch_add(1, Ordering::Relaxed).to_string()
-}
-
-fn read_log(path: &Path) -> String {
-    std::fs::read_to_string(path)
-        .unwrap_or_else(|error| format!("(reading {} failed: {error})", path.display()))
-}
-
-/// Returns a command for the `authbridge` binary that runs in `workdir`, with no
-/// `AUTHBRIDGE_*` variable of the test's environment, no proxy for loopback hosts and logs
-/// without ANSI colors.
-fn authbridge_command(workdir: &Path) -> Command {
-    let mut command = Command::new(AUTHBRIDGE);
-    command
-        .current_dir(workdir)
-        .stdin(Stdio::null())
-        .env("NO_COLOR", "1");
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("AUTHBRIDGE_") {
-            command.env_remove(name);
-        }
-    }
-    with_loopback_no_proxy(&mut command);
-    command
-}
-
-fn with_loopback_no_proxy(command: &mut Command) {
-    command
-        .env("NO_PROXY", "localhost,127.0.0.1,::1")
-        .env("no_proxy", "localhost,127.0.0.1,::1");
 }
 
 /// Returns `authbridge up` on `broker_port` (0: the OS picks one) with the provider and the
@@ -261,34 +188,6 @@ fn login_command(workdir: &Path, broker_port: u16, gigya_port: u16, app_port: u1
         .args(["--gigya-port", &gigya_port.to_string()])
         .args(["--app-port", &app_port.to_string()]);
     command
-}
-
-/// Runs `command` to completion within `limit`, capturing stdout and stderr.
-async fn output_within(
-    command: &mut Command,
-    limit: Duration,
-    label: &str,
-) -> anyhow::Result<Output> {
-    // kill_on_drop: when the time limit drops the future, the child is killed.
-    let child = command
-        .kill_on_drop(true)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("spawning {label} failed"))?;
-    match tokio::time::timeout(limit, child.wait_with_output()).await {
-        Ok(output) => output.with_context(|| format!("waiting for {label} failed")),
-        Err(_) => bail!("{label} did not finish within {limit:?}"),
-    }
-}
-
-fn describe(output: &Output) -> String {
-    format!(
-        "{}\nstdout:\n{}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 fn http_client() -> anyhow::Result<reqwest::Client> {

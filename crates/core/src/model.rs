@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-/// How a client proves its identity at the token endpoint.
+/// Method a client uses to prove its identity at the token endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TokenEndpointAuthMethod {
@@ -204,7 +204,7 @@ impl std::fmt::Debug for Action {
     }
 }
 
-/// How the authorization response reaches the client.
+/// Delivery mode of an authorization response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ResponseMode {
@@ -273,7 +273,7 @@ pub struct AuthorizationCode {
     pub expires_at: DateTime<Utc>,
 }
 
-/// What `/userinfo` releases for one access token: the granted scopes and the claims actions
+/// The claims `/userinfo` releases for one access token: the granted scopes and the claims actions
 /// added to the ID token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UserinfoGrant {

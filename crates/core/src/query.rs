@@ -24,7 +24,7 @@
 //! only the normalized profile fields without case, so a query here may find more users. Fuzzy (`~`), boosts (`^`), `?` and leading or inner
 //! wildcards are rejected with a [`QueryError`] instead of being silently ignored.
 //!
-//! The parser is written by hand because a rejected query must say what is wrong and where:
+//! The parser is written by hand because a rejected query must report what is wrong and where:
 //! `tantivy-query-grammar` (0.25), the maintained Rust parser of this syntax, reports a bare
 //! `Error` without reason or position, and it joins terms with OR by default where Auth0's
 //! search joins them with AND.

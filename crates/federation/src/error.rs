@@ -1,6 +1,6 @@
 //! Why an upstream login failed.
 //!
-//! Messages say what went wrong and with which endpoint, never a token, code or secret, so
+//! Messages name what went wrong and with which endpoint, never a token, code or secret, so
 //! they are safe to log. The broker maps each kind to the OAuth error it returns to its own
 //! client.
 
@@ -34,7 +34,7 @@ pub enum FederationError {
 }
 
 impl FederationError {
-    /// Tells whether the upstream could not be reached or answered with a server error, as
+    /// Tells whether the upstream could not be reached or responded with a server error, as
     /// opposed to rejecting the login.
     pub fn is_upstream_unavailable(&self) -> bool {
         match self {

@@ -4,9 +4,9 @@
 //! and PKCE verifier, a back-channel code exchange, and full ID token validation (signature
 //! through the upstream JWKS, `iss`, `aud`, `exp`, `nonce`, and `at_hash` when present).
 //!
-//! This is written on `reqwest` and `jsonwebtoken` rather than the `openidconnect` crate
-//! because the broker needs a JWKS cache that refetches on an unknown `kid` with a rate limit
-//! read from an injected clock, and exact issuer comparison reported in its own errors.
+//! This is written on `reqwest` and `jsonwebtoken` rather than the `openidconnect` crate.
+//! The broker needs a JWKS cache that refetches on an unknown `kid`, rate-limited by an
+//! injected clock, and an exact issuer comparison reported in its own errors.
 
 mod discovery;
 mod error;

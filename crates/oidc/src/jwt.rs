@@ -33,7 +33,7 @@ pub enum JwtError {
     MissingClaim(&'static str),
 }
 
-/// What a verified token must satisfy.
+/// Conditions a verified token must satisfy.
 #[derive(Debug, Clone)]
 pub struct Expectations<'a> {
     /// The exact `iss` value; no trailing-slash normalisation.

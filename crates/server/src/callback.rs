@@ -3,7 +3,7 @@
 //! The broker's own `state` finds the login in progress and is consumed on first use, so a
 //! missing, unknown or replayed state ends in an error page without contacting the upstream.
 //! From there on the client is known, and every failure is reported to it as an OAuth error
-//! with the client's original `state`; the upstream's state and error details stay here.
+//! with the client's original `state`. The upstream's state and error details stay here.
 
 use std::collections::HashMap;
 
@@ -160,7 +160,7 @@ async fn exchange(
     })
 }
 
-/// Maps an upstream failure to the OAuth error and description the client sees. The
+/// Maps an upstream failure to the OAuth error and description the client receives. The
 /// description names the kind of failure, never upstream detail.
 fn describe_failure(error: &FederationError) -> (&'static str, &'static str) {
     match error {

@@ -11,17 +11,12 @@ use base64::engine::general_purpose::STANDARD;
 use crate::Broker;
 use crate::error::OAuthError;
 
-/// A client that passed authentication, and whether it proved a secret.
-pub(crate) struct AuthenticatedClient {
-    pub(crate) client: Client,
-}
-
-/// Authenticates the client of a token request.
+/// Authenticates the client of a token request and returns it.
 pub(crate) async fn authenticate(
     broker: &Broker,
     headers: &HeaderMap,
     form: &HashMap<String, String>,
-) -> Result<AuthenticatedClient, OAuthError> {
+) -> Result<Client, OAuthError> {
     let basic = basic_credentials(headers)?;
     let form_id = form.get("client_id").filter(|id| !id.is_empty());
     let form_secret = form
@@ -58,13 +53,13 @@ pub(crate) async fn authenticate(
     match (&client.client_secret, secret) {
         (Some(expected), Some(given)) if client.is_confidential() => {
             if authbridge_oidc::pkce::constant_time_eq(expected.as_bytes(), given.as_bytes()) {
-                Ok(AuthenticatedClient { client })
+                Ok(client)
             } else {
                 tracing::warn!(target: "authbridge::security", %client_id, "token request with wrong client secret");
                 Err(OAuthError::unauthorized_client_credentials())
             }
         }
-        (_, None) if !client.is_confidential() => Ok(AuthenticatedClient { client }),
+        (_, None) if !client.is_confidential() => Ok(client),
         (_, None) => {
             tracing::warn!(target: "authbridge::security", %client_id, "confidential client sent no secret");
             Err(OAuthError::unauthorized_client_credentials())

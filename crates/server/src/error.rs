@@ -1,8 +1,8 @@
 //! Errors and their wire shapes.
 //!
-//! A [`ServerError`] is an internal failure: it is logged with its detail and answered with
+//! A [`ServerError`] is an internal failure: it is logged with its detail and returned with
 //! a generic message. An [`OAuthError`] is a protocol error the client caused or must handle,
-//! answered as `{error, error_description}` with the HTTP status RFC 6749 gives it.
+//! returned as `{error, error_description}` with the HTTP status RFC 6749 gives it.
 
 use axum::Json;
 use axum::http::{StatusCode, header};
@@ -51,7 +51,7 @@ impl OAuthError {
         Self::new(StatusCode::BAD_REQUEST, "invalid_grant", description)
     }
 
-    /// Auth0's answer to an unknown client or a wrong client secret.
+    /// Returns Auth0's error for an unknown client or a wrong client secret.
     pub(crate) fn unauthorized_client_credentials() -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "access_denied", "Unauthorized")
     }

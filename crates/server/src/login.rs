@@ -21,7 +21,7 @@ use tracing::Instrument as _;
 use crate::respond::ResponseTarget;
 use crate::{Broker, ServerError};
 
-/// Completes a verified upstream login and answers the client.
+/// Completes a verified upstream login and sends the client its authorization response.
 pub(crate) async fn complete(
     broker: &Broker,
     transaction: LoginTransaction,
@@ -64,7 +64,7 @@ async fn run(
     let user = store.record_federated_login(&federated, now).await?;
     tracing::Span::current().record("user_id", user.user_id.as_str());
     if user.blocked {
-        tracing::info!(target: "authbridge::security", "login of a blocked user refused");
+        tracing::info!(target: "authbridge::security", "login of a blocked user rejected");
         return Ok(Ending::Denied("user is blocked".to_owned()));
     }
 
@@ -132,7 +132,7 @@ async fn run(
     Ok(Ending::Code(code.code))
 }
 
-/// Returns what the client is told when the actions failed. Action errors are already free of
+/// Returns the error description sent to the client when the actions failed. Action errors are already free of
 /// secret values; runner failures are not the user's business.
 fn client_message(error: &ActionError) -> String {
     match error {

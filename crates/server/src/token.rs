@@ -47,7 +47,7 @@ async fn handle(
         .filter(|grant_type| !grant_type.is_empty())
         .ok_or_else(|| OAuthError::invalid_request("Missing required parameter: grant_type"))?
         .clone();
-    let client = authenticate(broker, headers, &form).await?.client;
+    let client = authenticate(broker, headers, &form).await?;
 
     match grant_type.as_str() {
         "authorization_code" => authorization_code(broker, &client, &form).await,

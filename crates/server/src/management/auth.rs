@@ -1,4 +1,4 @@
-//! Who calls the Management API, and with which scopes.
+//! The caller of the Management API and the scopes its token carries.
 //!
 //! Callers present a client-credentials access token the broker issued for the audience
 //! `{issuer}api/v2/`. The rate-limit middleware verifies it once per request, before the

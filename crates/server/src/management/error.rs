@@ -3,7 +3,7 @@
 //! Every error is sent as `{statusCode, error, message, errorCode}`, the shape Auth0's
 //! Management API v2 uses; token errors also repeat the message under `attributes.error`, as
 //! Auth0 does. The `errorCode` values are part of the API contract: clients branch on them.
-//! Internal failures are logged with their detail and answered with a generic message.
+//! Internal failures are logged with their detail and returned with a generic message.
 
 use axum::Json;
 use axum::http::StatusCode;

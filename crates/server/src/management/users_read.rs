@@ -74,6 +74,8 @@ pub(super) async fn get_user(
         .as_deref()
         .is_some_and(|id| caller.is_current_user(id));
     if !own_profile {
+        // Auth0 names read:current_user among the accepted scopes, but that scope reads only
+        // the caller's own profile, so other users need one of the other two.
         caller.require_any(&[READ_USERS, READ_CURRENT_USER, READ_USER_IDP_TOKENS])?;
         caller.require_any(&[READ_USERS, READ_USER_IDP_TOKENS])?;
     }

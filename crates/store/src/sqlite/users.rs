@@ -46,7 +46,7 @@ fn open(
     match cipher.decrypt(&value, &token_context(user_id, connection, column)) {
         Ok(token) => Ok(Some(token)),
         // An unreadable token reads as absent, so one user sealed under a lost key does not
-        // make every user unreadable; the next upstream login stores a fresh token.
+        // make every user unreadable. The next upstream login stores a fresh token.
         Err(error) => {
             tracing::warn!(%error, user_id, connection, column, "an upstream token cannot be decrypted");
             Ok(None)
